@@ -1,0 +1,307 @@
+"""Move an exported sliced file from the source file storage to a sliced upload in the target.
+
+Slices travel as they are: gzipped bytes are read from one store and written to the other in
+chunks, several slices at a time, never decompressed, merged or written to local disk. Memory
+stays at about `concurrency` x `chunk_size` whatever the table size.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from kbc_sync.errors import KbcSyncError, TransferError
+from kbc_sync.storage.files import open_file_store
+
+logger = logging.getLogger(__name__)
+
+SLICE_ATTEMPTS = 3
+PROGRESS_INTERVAL_S = 5.0
+
+
+@dataclass(frozen=True)
+class TransferProgress:
+    """How far a slice transfer has come; handed to the progress callback.
+
+    Attributes:
+        bytes_done: compressed bytes read from the source so far.
+        bytes_total: the exported file's size in bytes, when Storage reported it.
+        slices_done: slices fully written to the target.
+        slices_total: slices in the export.
+        elapsed_s: seconds since the transfer started.
+    """
+
+    bytes_done: int
+    bytes_total: int | None
+    slices_done: int
+    slices_total: int
+    elapsed_s: float
+
+    @property
+    def rate(self) -> float:
+        """Bytes per second so far."""
+        return self.bytes_done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def __str__(self) -> str:
+        done = _mb(self.bytes_done)
+        if self.bytes_total:
+            pct = 100.0 * self.bytes_done / self.bytes_total
+            done = f"{done}/{_mb(self.bytes_total)} ({pct:.0f}%)"
+        return (
+            f"{done} | {self.elapsed_s:.1f} s | {_mb(self.rate)}/s"
+            f" | slices {self.slices_done}/{self.slices_total}"
+        )
+
+
+@dataclass(frozen=True)
+class TransferStats:
+    """What a finished transfer moved.
+
+    Attributes:
+        file_id: id of the sliced file prepared in the target project.
+        bytes: compressed bytes moved.
+        slices: number of slices.
+        has_rows: False when every slice decompresses to nothing (an empty export).
+        seconds: wall time of the transfer.
+    """
+
+    file_id: str
+    bytes: int
+    slices: int
+    has_rows: bool
+    seconds: float
+
+
+def transfer_export(
+    source_file: dict[str, Any],
+    *,
+    target: Any,
+    name: str,
+    concurrency: int = 4,
+    chunk_size: int = 8 * 1024 * 1024,
+    progress: Callable[[TransferProgress], None] | None = None,
+) -> TransferStats:
+    """Copy every slice of an exported file into a new sliced file of the target project.
+
+    Args:
+        source_file: the source file's detail, fetched with federation credentials.
+        target: the target project's `StorageClient`.
+        name: file name for the target upload; it ends in `.gz` as Storage requires.
+        concurrency: slices in flight at once.
+        chunk_size: bytes per read and per multipart part.
+        progress: called with a `TransferProgress` at most every few seconds and at the end.
+
+    Returns:
+        The moved file's id, size and slice count.
+
+    Raises:
+        TransferError: a slice could not be read or written after retries.
+    """
+    source_store = open_file_store(source_file)
+    urls = source_store.slice_urls(source_file)
+    prepared = target.prepare_file(name, sliced=True, tags=("kbc-sync",))
+    target_store = open_file_store(prepared)
+    names = [f"part{index:05d}.csv.gz" for index in range(len(urls))]
+    meter = _Meter(_int_or_none(source_file.get("sizeBytes")), len(urls), progress)
+
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    has_rows = _run_slices(source_store, target_store, prepared, urls, names, meter, concurrency)
+
+    target_store.write_manifest(prepared, names)
+    meter.report(force=True)
+    return TransferStats(
+        file_id=str(prepared["id"]),
+        bytes=meter.bytes_done,
+        slices=len(urls),
+        has_rows=has_rows,
+        seconds=meter.elapsed(),
+    )
+
+
+def _run_slices(
+    source_store: Any,
+    target_store: Any,
+    prepared: dict[str, Any],
+    urls: list[str],
+    names: list[str],
+    meter: _Meter,
+    concurrency: int,
+) -> bool:
+    """Copy the slices on a thread pool; stop all of them at the first failure."""
+    if not urls:
+        return False
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="kbc-slice") as pool:
+        futures: list[Future[bool]] = [
+            pool.submit(
+                _copy_slice, source_store, target_store, prepared, url, slice_name, meter, stop
+            )
+            for url, slice_name in zip(urls, names, strict=True)
+        ]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [future for future in done if future.exception() is not None]
+        if failed:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            raise failed[0].exception()  # type: ignore[misc]
+    return any(future.result() for future in futures)
+
+
+def _copy_slice(
+    source_store: Any,
+    target_store: Any,
+    prepared: dict[str, Any],
+    url: str,
+    name: str,
+    meter: _Meter,
+    stop: threading.Event,
+) -> bool:
+    """Stream one slice across, retrying a broken transfer from its start."""
+    for attempt in range(1, SLICE_ATTEMPTS + 1):
+        if stop.is_set():
+            raise TransferError("Transfer stopped because another slice failed.")
+        reader: _SliceReader | None = None
+        try:
+            reader = _SliceReader(source_store.open_slice(url), meter, stop)
+            target_store.upload_slice(prepared, name, reader)
+        except KbcSyncError as exc:
+            if reader is not None:
+                meter.add(-reader.count)
+            if not exc.retryable or attempt == SLICE_ATTEMPTS or stop.is_set():
+                raise
+            logger.warning(
+                "Slice %s failed (attempt %d/%d), sending it again: %s",
+                name,
+                attempt,
+                SLICE_ATTEMPTS,
+                exc,
+            )
+            continue
+        finally:
+            if reader is not None:
+                reader.close()
+        meter.slice_done()
+        return reader.has_rows
+    raise AssertionError("unreachable")
+
+
+class _SliceReader:
+    """A read-only stream over a source slice that counts bytes and sees if it holds a row.
+
+    Whether a gzipped slice is empty cannot be told from its size, so the first bytes are fed to
+    a decompressor asking for one byte of output. That costs a few hundred bytes of inflate per
+    slice, not a decompression of the data.
+    """
+
+    def __init__(self, stream: BinaryIO, meter: _Meter, stop: threading.Event) -> None:
+        self._stream = stream
+        self._meter = meter
+        self._stop = stop
+        self._probe: Any = zlib.decompressobj(wbits=47)
+        self.count = 0
+        self.has_rows = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._stop.is_set():
+            raise TransferError("Transfer stopped because another slice failed.")
+        data = self._stream.read(size)
+        if data:
+            self.count += len(data)
+            self._meter.add(len(data))
+            if self._probe is not None:
+                self._look_for_rows(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+
+    def _look_for_rows(self, data: bytes) -> None:
+        try:
+            while data:
+                if self._probe.decompress(data, 1):
+                    self.has_rows = True
+                    self._probe = None
+                    return
+                if self._probe.eof:
+                    # A gzip file may hold several members; an empty one can precede data.
+                    data = self._probe.unused_data
+                    self._probe = zlib.decompressobj(wbits=47)
+                else:
+                    data = self._probe.unconsumed_tail
+        except zlib.error:
+            # Not gzip after all: assume it holds rows rather than skip a load.
+            self.has_rows = True
+            self._probe = None
+
+
+class _Meter:
+    """Thread-safe byte counter that reports progress at most every few seconds."""
+
+    def __init__(
+        self,
+        bytes_total: int | None,
+        slices_total: int,
+        callback: Callable[[TransferProgress], None] | None,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+        self._last_report = self._started
+        self._callback = callback
+        self.bytes_total = bytes_total
+        self.slices_total = slices_total
+        self.bytes_done = 0
+        self.slices_done = 0
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def add(self, count: int) -> None:
+        with self._lock:
+            self.bytes_done += count
+        self.report()
+
+    def slice_done(self) -> None:
+        with self._lock:
+            self.slices_done += 1
+
+    def report(self, *, force: bool = False) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if not force and now - self._last_report < PROGRESS_INTERVAL_S:
+                return
+            self._last_report = now
+            snapshot = TransferProgress(
+                self.bytes_done,
+                self.bytes_total,
+                self.slices_done,
+                self.slices_total,
+                now - self._started,
+            )
+        if not force:
+            logger.info("Transfer %s", snapshot)
+        if self._callback is not None:
+            self._callback(snapshot)
+
+
+def _mb(count: float) -> str:
+    return f"{count / 1_000_000:.1f} MB"
+
+
+def _int_or_none(value: object) -> int | None:
+    try:
+        return int(value) if value is not None else None  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
