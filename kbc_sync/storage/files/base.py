@@ -1,0 +1,170 @@
+"""What every file store offers, and the pieces they share: manifests, streams, errors.
+
+A Storage file resource lives in the stack's cloud storage (S3, Azure Blob Storage or GCS). A
+sliced file is a prefix (`key`) plus slices `key + <slice name>` and a manifest at
+`key + "manifest"`: `{"entries": [{"url": "<scheme>://..."}, ...]}`, the slices in order.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, BinaryIO
+
+from kbc_sync.errors import TransferError
+from kbc_sync.storage.redact import mask
+
+DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
+MANIFEST = "manifest"
+
+
+class FileStore(ABC):
+    """Reads and writes the slices of Storage files in one cloud provider's storage.
+
+    A store is built from a file detail or a prepare response (`open_file_store`), whose
+    federated credentials it uses; it can serve any file those credentials reach.
+    """
+
+    provider: str = ""
+
+    @abstractmethod
+    def slice_urls(self, file_detail: dict[str, Any]) -> list[str]:
+        """Return the URLs of a file's slices in order (the file itself when not sliced)."""
+
+    @abstractmethod
+    def open_slice(self, url: str) -> BinaryIO:
+        """Open one slice as a readable binary stream, read as it is consumed."""
+
+    @abstractmethod
+    def upload_slice(self, prepared: dict[str, Any], name: str, stream: BinaryIO) -> str:
+        """Upload a stream as slice `name` of a prepared sliced file; return the slice URL.
+
+        Memory stays bounded by a few chunks whatever the stream's length.
+        """
+
+    @abstractmethod
+    def write_manifest(self, prepared: dict[str, Any], names: Sequence[str]) -> None:
+        """Write the manifest that lists the slices `names`, in this order."""
+
+    def read_file(self, file_detail: dict[str, Any]) -> bytes:
+        """Return the whole content of a small file (all slices joined when sliced).
+
+        For manifests, previews and tests; table data goes slice by slice through
+        `open_slice` instead, never whole into memory.
+        """
+        parts = []
+        for url in self.slice_urls(file_detail):
+            with self.open_slice(url) as stream:
+                parts.append(stream.read())
+        return b"".join(parts)
+
+
+def manifest_body(urls: Sequence[str]) -> bytes:
+    """Return the manifest document for slice URLs."""
+    return json.dumps({"entries": [{"url": url} for url in urls]}).encode()
+
+
+def parse_manifest(data: bytes, *, what: str) -> list[str]:
+    """Return the slice URLs a manifest lists.
+
+    Raises:
+        TransferError: the manifest is not the documented JSON.
+    """
+    try:
+        entries = json.loads(data)["entries"]
+        urls = [str(entry["url"]) for entry in entries]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TransferError(
+            mask(f"The manifest of {what} is not a valid slice list ({exc}). Export again."),
+            retryable=False,
+        ) from exc
+    return urls
+
+
+def split_url(url: str, scheme: str) -> tuple[str, str]:
+    """Split `<scheme>://<first>/<rest>` into `(first, rest)`.
+
+    Raises:
+        TransferError: the URL has another scheme or no object path.
+    """
+    prefix = f"{scheme}://"
+    first, _, rest = url[len(prefix) :].partition("/") if url.startswith(prefix) else ("", "", "")
+    if not first or not rest:
+        raise TransferError(
+            mask(f"{url!r} is not a {scheme}:// slice URL of the form {prefix}<bucket>/<key>."),
+            retryable=False,
+        )
+    return first, rest
+
+
+def require(section: dict[str, Any], key: str, what: str) -> Any:
+    """Return `section[key]`, or raise a TransferError naming the missing field."""
+    value = section.get(key) if isinstance(section, dict) else None
+    if value in (None, ""):
+        raise TransferError(
+            f"The Storage file resource lacks {what}.{key}; the stack answered with a file "
+            "shape kbc_sync does not know. Check the stack URL.",
+            retryable=False,
+        )
+    return value
+
+
+@contextmanager
+def converting(
+    errors: tuple[type[BaseException], ...], action: str, provider: str
+) -> Iterator[None]:
+    """Turn the SDK's errors inside the block into a masked `TransferError`."""
+    try:
+        yield
+    except errors as exc:
+        raise TransferError(
+            mask(
+                f"Could not {action} in {provider} file storage: {type(exc).__name__}: {exc}. "
+                "The file's temporary credentials may have expired or the transfer was "
+                "interrupted; run the copy again."
+            )
+        ) from exc
+
+
+class GuardedStream(io.RawIOBase):
+    """A readable stream over an SDK stream whose read errors become `TransferError`.
+
+    Args:
+        read: reads up to n bytes from the SDK stream.
+        close: closes the SDK stream.
+        guard: the `converting` context to read under.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[int], bytes],
+        close: Callable[[], None],
+        guard: Callable[[], Any],
+    ) -> None:
+        super().__init__()
+        self._read = read
+        self._close = close
+        self._guard = guard
+
+    def readable(self) -> bool:
+        """Say yes: this stream is for reading."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Read into `buffer`; an empty result means the end of the slice."""
+        with self._guard():
+            data = self._read(len(buffer))
+        count = len(data)
+        buffer[:count] = data
+        return count
+
+    def close(self) -> None:
+        """Close the SDK stream once."""
+        if not self.closed:
+            try:
+                self._close()
+            finally:
+                super().close()

@@ -1,0 +1,106 @@
+"""Mask secrets in any text before it reaches a log line, an error message or metadata.
+
+Two layers work together. Patterns catch what looks like a secret whatever its origin:
+Keboola Storage tokens (`<project>-<token id>-<secret>`), the query strings of signed URLs
+(S3 `X-Amz-Signature`, Azure SAS `sig=`, GCS `X-Goog-Signature`), Azure connection strings,
+AWS access key ids and secret/session values, Google OAuth access tokens. On top of that, every
+secret kbc_sync itself handles (the Storage token, the temporary credentials of a file resource)
+is registered with `register_secret` and masked by exact match, so that a secret in a shape no
+pattern knows still never shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+MASK = "***"
+
+# Keboola tokens are `<project id>-<token id>-<40 alphanumerics>`; 16 is a safe lower bound.
+_KEBOOLA_TOKEN = re.compile(r"\b\d+-\d+-[A-Za-z0-9]{16,}\b")
+
+# The value after a key that only ever holds a secret, in JSON (`"key": "v"`), form or header
+# (`key=v`, `key: v`) or connection-string (`Key=v;`) notation.
+_SECRET_KEYS = (
+    r"X-StorageApi-Token|SecretAccessKey|SessionToken|aws_secret_access_key|aws_session_token"
+    r"|SharedAccessSignature|SASConnectionString|AccountKey|access_token|refresh_token"
+    r"|Authorization|x-amz-security-token|token"
+)
+_KEY_VALUE = re.compile(
+    rf"""(?P<key>["']?(?:{_SECRET_KEYS})["']?\s*[:=]\s*)(?P<quote>["']?)"""
+    r"""(?P<value>(?:Bearer\s+)?[^"'\s;,&}]+)""",
+    re.IGNORECASE,
+)
+
+# A query string of a URL that carries a signature or credential: all of it goes, because the
+# other parameters of a signed URL (expiry, permissions) are part of what it grants.
+_SIGNED_QUERY = re.compile(
+    r"(?P<base>[a-z][a-z0-9+.-]*://[^\s?#\"']+)\?(?P<query>[^\s#\"']*"
+    r"(?:signature|sig=|x-amz-|x-goog-|awsaccesskeyid|sv=|se=|sp=|token|credential)"
+    r"[^\s#\"']*)",
+    re.IGNORECASE,
+)
+# A bare SAS string (`sv=...&sig=...`) outside a URL, as it sits in a connection string.
+_SAS = re.compile(r"\bsv=[^\s;\"']*sig=[^\s;\"'&]+[^\s;\"']*", re.IGNORECASE)
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{12,}\b")
+_GOOGLE_TOKEN = re.compile(r"\bya29\.[A-Za-z0-9_.\-]+")
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that `mask` hides it wherever it appears later.
+
+    Args:
+        value: the secret; values shorter than 6 characters are ignored, because masking them
+            would garble ordinary text and they are no real secret anyway.
+    """
+    if value and len(value) >= 6:
+        with _lock:
+            _secrets.add(value)
+
+
+def mask(text: object) -> str:
+    """Return `text` with every token, signed query string, SAS string and credential masked.
+
+    Args:
+        text: any text, or an object whose `str()` is masked.
+
+    Returns:
+        The text with secrets replaced by `***`.
+    """
+    result = str(text)
+
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        result = result.replace(secret, MASK)
+
+    result = _SIGNED_QUERY.sub(lambda m: f"{m.group('base')}?{MASK}", result)
+    result = _SAS.sub(MASK, result)
+    result = _KEY_VALUE.sub(_mask_value, result)
+    result = _KEBOOLA_TOKEN.sub(MASK, result)
+    result = _AWS_KEY_ID.sub(MASK, result)
+    return _GOOGLE_TOKEN.sub(MASK, result)
+
+
+def _mask_value(match: re.Match[str]) -> str:
+    if match.group("value") == MASK:
+        return match.group(0)
+    return f"{match.group('key')}{match.group('quote')}{MASK}"
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks secrets in every record it passes.
+
+    kbc_sync never installs handlers itself; applications (the CLI, the Dagster layer) attach
+    this filter to their handlers so that secrets in third-party log lines are masked too.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Replace the record's message by its masked, fully formatted form."""
+        record.msg = mask(record.getMessage())
+        record.args = None
+        return True
