@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +24,7 @@ from kbc_sync.engine.spec import CopySpec, Window
 from kbc_sync.engine.target import TargetInfo, verify_target
 from kbc_sync.engine.transfer import TransferProgress, TransferStats, transfer_export
 from kbc_sync.errors import CopyError, KbcSyncError
-from kbc_sync.storage import links
+from kbc_sync.storage import links, new_run_id
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ def copy_table(
             recreate failed (`restored` says whether the old table is back).
         KbcSyncError: Storage or a file store failed; the target is as before.
     """
-    run_id = run_id or uuid.uuid4().hex
+    run_id = run_id or new_run_id()
     clock = _Phases()
     _log_start(spec, window, run_id)
 

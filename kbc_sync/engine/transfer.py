@@ -103,15 +103,17 @@ def transfer_export(
     Raises:
         TransferError: a slice could not be read or written after retries.
     """
-    source_store = open_file_store(source_file)
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    source_store = open_file_store(source_file, chunk_size=chunk_size)
     urls = source_store.slice_urls(source_file)
     prepared = target.prepare_file(name, sliced=True, tags=("kbc-sync",))
-    target_store = open_file_store(prepared)
+    # Parallelism comes from slices in flight; one part at a time per slice keeps memory at
+    # about `concurrency` x `chunk_size`.
+    target_store = open_file_store(prepared, chunk_size=chunk_size, concurrency=1)
     names = [f"part{index:05d}.csv.gz" for index in range(len(urls))]
     meter = _Meter(_int_or_none(source_file.get("sizeBytes")), len(urls), progress)
 
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1")
     has_rows = _run_slices(source_store, target_store, prepared, urls, names, meter, concurrency)
 
     target_store.write_manifest(prepared, names)
