@@ -6,8 +6,7 @@ Storage stack's S3 server is reached, so this module has no special path for it.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import boto3
@@ -16,19 +15,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from kbc_sync.storage.files.base import (
-    DEFAULT_CHUNK_SIZE,
-    MANIFEST,
-    FileStore,
-    GuardedStream,
-    converting,
-    manifest_body,
-    parse_manifest,
-    require,
-    split_url,
-)
+from kbc_sync.storage.files.base import DEFAULT_CHUNK_SIZE, FileStore, require, split_url
 
-_ERRORS = (BotoCoreError, ClientError, Boto3Error)
 # S3 refuses multipart parts under 5 MiB (except the last one).
 _MIN_PART = 5 * 1024 * 1024
 
@@ -43,6 +31,8 @@ class AwsFileStore(FileStore):
     """
 
     provider = "aws"
+    label = "S3"
+    errors = (BotoCoreError, ClientError, Boto3Error)
 
     def __init__(
         self,
@@ -55,12 +45,15 @@ class AwsFileStore(FileStore):
         credentials = resource.get("credentials") or params.get("credentials") or {}
         self.region = resource.get("region") or None
         self.chunk_size = max(chunk_size, _MIN_PART)
+        # Memory per upload: about (concurrency + queued parts) x chunk size.
         self.transfer = TransferConfig(
             multipart_threshold=self.chunk_size,
             multipart_chunksize=self.chunk_size,
             max_concurrency=concurrency,
             max_io_queue=concurrency * 2,
         )
+        self.encryption = params.get("x-amz-server-side-encryption")
+
         session = boto3.session.Session(
             aws_access_key_id=require(credentials, "AccessKeyId", "credentials"),
             aws_secret_access_key=require(credentials, "SecretAccessKey", "credentials"),
@@ -76,51 +69,36 @@ class AwsFileStore(FileStore):
                 ),
             )
 
-    def _guard(self, action: str) -> Any:
-        return converting(_ERRORS, action, "S3")
-
-    def slice_urls(self, file_detail: dict[str, Any]) -> list[str]:
-        """Return the slice URLs, reading the manifest at `s3Path.key + "manifest"`."""
+    def _stored_at(self, file_detail: dict[str, Any]) -> tuple[str, str]:
         path = file_detail.get("s3Path") or {}
-        bucket = require(path, "bucket", "s3Path")
-        key = require(path, "key", "s3Path")
-        if not file_detail.get("isSliced"):
-            return [f"s3://{bucket}/{key}"]
+        return require(path, "bucket", "s3Path"), require(path, "key", "s3Path")
 
-        with self._guard(f"read the manifest of file {file_detail.get('id')}"):
-            body = self.s3.get_object(Bucket=bucket, Key=key + MANIFEST)["Body"].read()
-        return parse_manifest(body, what=f"file {file_detail.get('id')}")
-
-    def open_slice(self, url: str) -> BinaryIO:
-        """Open an `s3://bucket/key` slice as a stream."""
-        bucket, key = split_url(url, "s3")
-        guard = functools.partial(self._guard, f"read slice {key}")
-        with guard():
-            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
-        return GuardedStream(body.read, body.close, guard)  # type: ignore[return-value]
-
-    def upload_slice(self, prepared: dict[str, Any], name: str, stream: BinaryIO) -> str:
-        """Upload a stream to `uploadParams.key + name`, in parts of `chunk_size`."""
+    def _upload_to(self, prepared: dict[str, Any]) -> tuple[str, str]:
         params = prepared.get("uploadParams") or {}
-        bucket = require(params, "bucket", "uploadParams")
-        key = require(params, "key", "uploadParams") + name
-        extra = {}
-        if params.get("x-amz-server-side-encryption"):
-            extra["ServerSideEncryption"] = params["x-amz-server-side-encryption"]
+        return require(params, "bucket", "uploadParams"), require(params, "key", "uploadParams")
 
-        with self._guard(f"upload slice {name}"):
-            self.s3.upload_fileobj(stream, bucket, key, ExtraArgs=extra, Config=self.transfer)
-        return f"s3://{bucket}/{key}"
+    def _url(self, container: str, key: str) -> str:
+        return f"s3://{container}/{key}"
 
-    def write_manifest(self, prepared: dict[str, Any], names: Sequence[str]) -> None:
-        """Write `uploadParams.key + "manifest"` listing the slices."""
-        params = prepared.get("uploadParams") or {}
-        bucket = require(params, "bucket", "uploadParams")
-        key = require(params, "key", "uploadParams")
-        body = manifest_body([f"s3://{bucket}/{key}{name}" for name in names])
-        extra = {}
-        if params.get("x-amz-server-side-encryption"):
-            extra["ServerSideEncryption"] = params["x-amz-server-side-encryption"]
+    def _parse_url(self, url: str) -> tuple[str, str]:
+        return split_url(url, "s3")
 
-        with self._guard(f"write the manifest of file {prepared.get('id')}"):
-            self.s3.put_object(Bucket=bucket, Key=key + MANIFEST, Body=body, **extra)
+    def _extra(self) -> dict[str, str]:
+        return {"ServerSideEncryption": self.encryption} if self.encryption else {}
+
+    def _read_object(self, container: str, key: str) -> bytes:
+        return self.s3.get_object(Bucket=container, Key=key)["Body"].read()
+
+    def _write_object(self, container: str, key: str, data: bytes) -> None:
+        self.s3.put_object(Bucket=container, Key=key, Body=data, **self._extra())
+
+    def _open_object(
+        self, container: str, key: str
+    ) -> tuple[Callable[[int], bytes], Callable[[], None]]:
+        body = self.s3.get_object(Bucket=container, Key=key)["Body"]
+        return body.read, body.close
+
+    def _upload_stream(self, container: str, key: str, stream: BinaryIO) -> None:
+        self.s3.upload_fileobj(
+            stream, container, key, ExtraArgs=self._extra(), Config=self.transfer
+        )

@@ -8,28 +8,15 @@ from them, the endpoint always comes from the connection string.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from azure.core.exceptions import AzureError
 from azure.storage.blob import BlobServiceClient, BlobType
 
 from kbc_sync.errors import TransferError
-from kbc_sync.storage.files.base import (
-    DEFAULT_CHUNK_SIZE,
-    MANIFEST,
-    FileStore,
-    GuardedStream,
-    converting,
-    manifest_body,
-    parse_manifest,
-    require,
-    split_url,
-)
+from kbc_sync.storage.files.base import DEFAULT_CHUNK_SIZE, FileStore, require, split_url
 from kbc_sync.storage.redact import mask
-
-_ERRORS = (AzureError, ValueError)
 
 
 def parse_azure_url(url: str) -> tuple[str, str, str]:
@@ -38,9 +25,7 @@ def parse_azure_url(url: str) -> tuple[str, str, str]:
     container, _, blob = path.partition("/")
     if not blob:
         raise TransferError(
-            mask(
-                f"{url!r} is not an azure://<account>.blob.core.windows.net/<container>/<blob> URL."
-            ),
+            mask(f"{url!r} is not an azure://<account>.blob.core.windows.net/<container>/<blob>"),
             retryable=False,
         )
     return host.split(".", 1)[0], container, blob
@@ -56,6 +41,8 @@ class AzureFileStore(FileStore):
     """
 
     provider = "azure"
+    label = "Azure Blob"
+    errors = (AzureError, ValueError)
 
     def __init__(
         self,
@@ -68,6 +55,7 @@ class AzureFileStore(FileStore):
         credentials = resource.get("absCredentials") or params.get("absCredentials") or {}
         connection_string = require(credentials, "SASConnectionString", "absCredentials")
         self.concurrency = concurrency
+
         with self._guard("open a Blob Storage client"):
             # Bounded chunks both ways, so memory does not grow with a slice's size.
             self.service = BlobServiceClient.from_connection_string(
@@ -77,59 +65,41 @@ class AzureFileStore(FileStore):
                 max_single_get_size=chunk_size,
                 max_chunk_get_size=chunk_size,
             )
+        self.account = params.get("accountName") or self.service.account_name
 
-    def _guard(self, action: str) -> Any:
-        return converting(_ERRORS, action, "Azure Blob")
-
-    def slice_urls(self, file_detail: dict[str, Any]) -> list[str]:
-        """Return the slice URLs, reading the manifest at `absPath.name + "manifest"`."""
+    def _stored_at(self, file_detail: dict[str, Any]) -> tuple[str, str]:
         path = file_detail.get("absPath") or {}
-        container = require(path, "container", "absPath")
-        name = require(path, "name", "absPath")
-        if not file_detail.get("isSliced"):
-            return [f"azure://{self.service.account_name}.blob.core.windows.net/{container}/{name}"]
+        return require(path, "container", "absPath"), require(path, "name", "absPath")
 
-        with self._guard(f"read the manifest of file {file_detail.get('id')}"):
-            blob = self.service.get_blob_client(container, name + MANIFEST)
-            body = blob.download_blob().readall()
-        return parse_manifest(body, what=f"file {file_detail.get('id')}")
+    def _upload_to(self, prepared: dict[str, Any]) -> tuple[str, str]:
+        params = prepared.get("absUploadParams") or {}
+        container = require(params, "container", "absUploadParams")
+        return container, require(params, "blobName", "absUploadParams")
 
-    def open_slice(self, url: str) -> BinaryIO:
-        """Open an `azure://` slice as a stream, fetched chunk by chunk."""
+    def _url(self, container: str, key: str) -> str:
+        return f"azure://{self.account}.blob.core.windows.net/{container}/{key}"
+
+    def _parse_url(self, url: str) -> tuple[str, str]:
         _, container, blob = parse_azure_url(url)
-        guard = functools.partial(self._guard, f"read slice {blob}")
-        with guard():
-            downloader = self.service.get_blob_client(container, blob).download_blob(
-                max_concurrency=1
-            )
-        return GuardedStream(downloader.read, lambda: None, guard)  # type: ignore[return-value]
+        return container, blob
 
-    def upload_slice(self, prepared: dict[str, Any], name: str, stream: BinaryIO) -> str:
-        """Upload a stream as block blob `absUploadParams.blobName + name`."""
-        params = prepared.get("absUploadParams") or {}
-        container = require(params, "container", "absUploadParams")
-        blob = require(params, "blobName", "absUploadParams") + name
-        account = params.get("accountName") or self.service.account_name
+    def _read_object(self, container: str, key: str) -> bytes:
+        return self.service.get_blob_client(container, key).download_blob().readall()
 
-        with self._guard(f"upload slice {name}"):
-            self.service.get_blob_client(container, blob).upload_blob(
-                stream,
-                blob_type=BlobType.BLOCKBLOB,
-                overwrite=True,
-                max_concurrency=self.concurrency,
-            )
-        return f"azure://{account}.blob.core.windows.net/{container}/{blob}"
+    def _write_object(self, container: str, key: str, data: bytes) -> None:
+        blob = self.service.get_blob_client(container, key)
+        blob.upload_blob(data, blob_type=BlobType.BLOCKBLOB, overwrite=True)
 
-    def write_manifest(self, prepared: dict[str, Any], names: Sequence[str]) -> None:
-        """Write `absUploadParams.blobName + "manifest"` listing the slices."""
-        params = prepared.get("absUploadParams") or {}
-        container = require(params, "container", "absUploadParams")
-        blob = require(params, "blobName", "absUploadParams")
-        account = params.get("accountName") or self.service.account_name
-        base = f"azure://{account}.blob.core.windows.net/{container}/{blob}"
-        body = manifest_body([f"{base}{name}" for name in names])
+    def _open_object(
+        self, container: str, key: str
+    ) -> tuple[Callable[[int], bytes], Callable[[], None]]:
+        downloader = self.service.get_blob_client(container, key).download_blob(max_concurrency=1)
+        return downloader.read, lambda: None
 
-        with self._guard(f"write the manifest of file {prepared.get('id')}"):
-            self.service.get_blob_client(container, blob + MANIFEST).upload_blob(
-                body, blob_type=BlobType.BLOCKBLOB, overwrite=True
-            )
+    def _upload_stream(self, container: str, key: str, stream: BinaryIO) -> None:
+        self.service.get_blob_client(container, key).upload_blob(
+            stream,
+            blob_type=BlobType.BLOCKBLOB,
+            overwrite=True,
+            max_concurrency=self.concurrency,
+        )

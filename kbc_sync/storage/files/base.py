@@ -7,6 +7,7 @@ sliced file is a prefix (`key`) plus slices `key + <slice name>` and a manifest 
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from abc import ABC, abstractmethod
@@ -24,30 +25,52 @@ MANIFEST = "manifest"
 class FileStore(ABC):
     """Reads and writes the slices of Storage files in one cloud provider's storage.
 
-    A store is built from a file detail or a prepare response (`open_file_store`), whose
-    federated credentials it uses; it can serve any file those credentials reach.
+    A store is built from a file detail or a prepare answer (`open_file_store`), whose
+    federated credentials it uses. The public methods are the same for every provider; a
+    provider supplies where a file lives, its URL scheme, and five small object operations.
     """
 
     provider: str = ""
+    label: str = ""
+    errors: tuple[type[BaseException], ...] = ()
 
-    @abstractmethod
     def slice_urls(self, file_detail: dict[str, Any]) -> list[str]:
         """Return the URLs of a file's slices in order (the file itself when not sliced)."""
+        container, key = self._stored_at(file_detail)
+        if not file_detail.get("isSliced"):
+            return [self._url(container, key)]
 
-    @abstractmethod
+        what = f"file {file_detail.get('id')}"
+        with self._guard(f"read the manifest of {what}"):
+            body = self._read_object(container, key + MANIFEST)
+        return parse_manifest(body, what=what)
+
     def open_slice(self, url: str) -> BinaryIO:
-        """Open one slice as a readable binary stream, read as it is consumed."""
+        """Open one slice as a readable binary stream, fetched as it is consumed."""
+        container, key = self._parse_url(url)
+        guard = functools.partial(self._guard, f"read slice {key}")
+        with guard():
+            read, close = self._open_object(container, key)
+        return GuardedStream(read, close, guard)  # type: ignore[return-value]
 
-    @abstractmethod
     def upload_slice(self, prepared: dict[str, Any], name: str, stream: BinaryIO) -> str:
         """Upload a stream as slice `name` of a prepared sliced file; return the slice URL.
 
-        Memory stays bounded by a few chunks whatever the stream's length.
+        The upload goes in chunks (multipart, blocks, resumable), so memory stays bounded by a
+        few chunks whatever the stream's length.
         """
+        container, prefix = self._upload_to(prepared)
+        key = prefix + name
+        with self._guard(f"upload slice {name}"):
+            self._upload_stream(container, key, stream)
+        return self._url(container, key)
 
-    @abstractmethod
     def write_manifest(self, prepared: dict[str, Any], names: Sequence[str]) -> None:
-        """Write the manifest that lists the slices `names`, in this order."""
+        """Write the manifest that lists the slices `names` of a prepared file, in order."""
+        container, prefix = self._upload_to(prepared)
+        body = manifest_body([self._url(container, prefix + name) for name in names])
+        with self._guard(f"write the manifest of file {prepared.get('id')}"):
+            self._write_object(container, prefix + MANIFEST, body)
 
     def read_file(self, file_detail: dict[str, Any]) -> bytes:
         """Return the whole content of a small file (all slices joined when sliced).
@@ -60,6 +83,43 @@ class FileStore(ABC):
             with self.open_slice(url) as stream:
                 parts.append(stream.read())
         return b"".join(parts)
+
+    def _guard(self, action: str) -> Any:
+        return converting(self.errors, action, self.label)
+
+    @abstractmethod
+    def _stored_at(self, file_detail: dict[str, Any]) -> tuple[str, str]:
+        """Return (bucket or container, key or blob name) of an existing file."""
+
+    @abstractmethod
+    def _upload_to(self, prepared: dict[str, Any]) -> tuple[str, str]:
+        """Return (bucket or container, key prefix) of a prepared upload."""
+
+    @abstractmethod
+    def _url(self, container: str, key: str) -> str:
+        """Return the slice URL of an object, as manifests carry it."""
+
+    @abstractmethod
+    def _parse_url(self, url: str) -> tuple[str, str]:
+        """Return (bucket or container, key) of a slice URL."""
+
+    @abstractmethod
+    def _read_object(self, container: str, key: str) -> bytes:
+        """Return a small object's bytes."""
+
+    @abstractmethod
+    def _write_object(self, container: str, key: str, data: bytes) -> None:
+        """Write a small object."""
+
+    @abstractmethod
+    def _open_object(
+        self, container: str, key: str
+    ) -> tuple[Callable[[int], bytes], Callable[[], None]]:
+        """Open an object for streaming: return its read(n) and close()."""
+
+    @abstractmethod
+    def _upload_stream(self, container: str, key: str, stream: BinaryIO) -> None:
+        """Upload a stream in bounded chunks."""
 
 
 def manifest_body(urls: Sequence[str]) -> bytes:

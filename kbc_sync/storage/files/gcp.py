@@ -6,8 +6,7 @@ library honours `STORAGE_EMULATOR_HOST` by itself, so an emulator needs no speci
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import requests
@@ -17,25 +16,8 @@ from google.cloud import storage
 from google.oauth2.credentials import Credentials
 from google.resumable_media.common import DataCorruption, InvalidResponse
 
-from kbc_sync.storage.files.base import (
-    DEFAULT_CHUNK_SIZE,
-    MANIFEST,
-    FileStore,
-    GuardedStream,
-    converting,
-    manifest_body,
-    parse_manifest,
-    require,
-    split_url,
-)
+from kbc_sync.storage.files.base import DEFAULT_CHUNK_SIZE, FileStore, require, split_url
 
-_ERRORS = (
-    GoogleAPIError,
-    GoogleAuthError,
-    InvalidResponse,
-    DataCorruption,
-    requests.RequestException,
-)
 # GCS resumable uploads need chunks in multiples of 256 KiB.
 _CHUNK_UNIT = 256 * 1024
 
@@ -46,10 +28,18 @@ class GcsFileStore(FileStore):
     Args:
         resource: a file detail (`gcsCredentials`) or a prepare answer (`gcsUploadParams`).
         chunk_size: resumable upload chunk and download chunk, rounded to 256 KiB.
-        concurrency: unused (GCS resumable uploads send one chunk at a time).
+        concurrency: unused; a GCS resumable upload sends one chunk after the other.
     """
 
     provider = "gcp"
+    label = "GCS"
+    errors = (
+        GoogleAPIError,
+        GoogleAuthError,
+        InvalidResponse,
+        DataCorruption,
+        requests.RequestException,
+    )
 
     def __init__(
         self,
@@ -66,47 +56,34 @@ class GcsFileStore(FileStore):
         with self._guard("open a GCS client"):
             self.client = storage.Client(project=self.project, credentials=Credentials(token))
 
-    def _guard(self, action: str) -> Any:
-        return converting(_ERRORS, action, "GCS")
-
-    def slice_urls(self, file_detail: dict[str, Any]) -> list[str]:
-        """Return the slice URLs, reading the manifest at `gcsPath.key + "manifest"`."""
+    def _stored_at(self, file_detail: dict[str, Any]) -> tuple[str, str]:
         path = file_detail.get("gcsPath") or {}
-        bucket = require(path, "bucket", "gcsPath")
-        key = require(path, "key", "gcsPath")
-        if not file_detail.get("isSliced"):
-            return [f"gs://{bucket}/{key}"]
+        return require(path, "bucket", "gcsPath"), require(path, "key", "gcsPath")
 
-        with self._guard(f"read the manifest of file {file_detail.get('id')}"):
-            body = self.client.bucket(bucket).blob(key + MANIFEST).download_as_bytes()
-        return parse_manifest(body, what=f"file {file_detail.get('id')}")
-
-    def open_slice(self, url: str) -> BinaryIO:
-        """Open a `gs://bucket/key` slice as a stream, fetched chunk by chunk."""
-        bucket, key = split_url(url, "gs")
-        guard = functools.partial(self._guard, f"read slice {key}")
-        with guard():
-            reader = self.client.bucket(bucket).blob(key).open("rb", chunk_size=self.chunk_size)
-        return GuardedStream(reader.read, reader.close, guard)  # type: ignore[return-value]
-
-    def upload_slice(self, prepared: dict[str, Any], name: str, stream: BinaryIO) -> str:
-        """Upload a stream to `gcsUploadParams.key + name` as a resumable upload."""
+    def _upload_to(self, prepared: dict[str, Any]) -> tuple[str, str]:
         params = prepared.get("gcsUploadParams") or {}
         bucket = require(params, "bucket", "gcsUploadParams")
-        key = require(params, "key", "gcsUploadParams") + name
+        return bucket, require(params, "key", "gcsUploadParams")
 
-        with self._guard(f"upload slice {name}"):
-            blob = self.client.bucket(bucket).blob(key, chunk_size=self.chunk_size)
-            blob.upload_from_file(stream)
-        return f"gs://{bucket}/{key}"
+    def _url(self, container: str, key: str) -> str:
+        return f"gs://{container}/{key}"
 
-    def write_manifest(self, prepared: dict[str, Any], names: Sequence[str]) -> None:
-        """Write `gcsUploadParams.key + "manifest"` listing the slices."""
-        params = prepared.get("gcsUploadParams") or {}
-        bucket = require(params, "bucket", "gcsUploadParams")
-        key = require(params, "key", "gcsUploadParams")
-        body = manifest_body([f"gs://{bucket}/{key}{name}" for name in names])
+    def _parse_url(self, url: str) -> tuple[str, str]:
+        return split_url(url, "gs")
 
-        with self._guard(f"write the manifest of file {prepared.get('id')}"):
-            blob = self.client.bucket(bucket).blob(key + MANIFEST)
-            blob.upload_from_string(body, content_type="application/json")
+    def _read_object(self, container: str, key: str) -> bytes:
+        return self.client.bucket(container).blob(key).download_as_bytes()
+
+    def _write_object(self, container: str, key: str, data: bytes) -> None:
+        blob = self.client.bucket(container).blob(key)
+        blob.upload_from_string(data, content_type="application/json")
+
+    def _open_object(
+        self, container: str, key: str
+    ) -> tuple[Callable[[int], bytes], Callable[[], None]]:
+        reader = self.client.bucket(container).blob(key).open("rb", chunk_size=self.chunk_size)
+        return reader.read, reader.close
+
+    def _upload_stream(self, container: str, key: str, stream: BinaryIO) -> None:
+        blob = self.client.bucket(container).blob(key, chunk_size=self.chunk_size)
+        blob.upload_from_file(stream)
