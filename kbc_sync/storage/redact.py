@@ -20,16 +20,24 @@ MASK = "***"
 # Keboola tokens are `<project id>-<token id>-<40 alphanumerics>`; 16 is a safe lower bound.
 _KEBOOLA_TOKEN = re.compile(r"\b\d+-\d+-[A-Za-z0-9]{16,}\b")
 
-# The value after a key that only ever holds a secret, in JSON (`"key": "v"`), form or header
-# (`key=v`, `key: v`) or connection-string (`Key=v;`) notation.
+# The value after a key that only ever holds a secret: in JSON (`"key": "v"`), in a form, query
+# or connection string (`key=v`), or as an HTTP header (`X-StorageApi-Token: v`). Prose such as
+# "the token: it is invalid" matches none of these shapes and is left alone.
 _SECRET_KEYS = (
     r"X-StorageApi-Token|SecretAccessKey|SessionToken|aws_secret_access_key|aws_session_token"
     r"|SharedAccessSignature|SASConnectionString|AccountKey|access_token|refresh_token"
-    r"|Authorization|x-amz-security-token|token"
+    r"|x-amz-security-token|token"
 )
-_KEY_VALUE = re.compile(
-    rf"""(?P<key>["']?(?:{_SECRET_KEYS})["']?\s*[:=]\s*)(?P<quote>["']?)"""
-    r"""(?P<value>(?:Bearer\s+)?[^"'\s;,&}]+)""",
+_JSON_VALUE = re.compile(
+    rf"""(?P<key>["'](?:{_SECRET_KEYS})["']\s*:\s*)(?P<quote>["'])(?P<value>[^"']+)""",
+    re.IGNORECASE,
+)
+_ASSIGNED_VALUE = re.compile(
+    rf"(?P<key>\b(?:{_SECRET_KEYS})=)(?P<quote>)(?P<value>[^\s;,&\"']+)", re.IGNORECASE
+)
+_HEADER_VALUE = re.compile(
+    r"(?P<key>\b(?:X-StorageApi-Token|Authorization)\s*:\s*)(?P<quote>)"
+    r"(?P<value>(?:Bearer\s+)?[^\s\"',}]+)",
     re.IGNORECASE,
 )
 
@@ -80,7 +88,8 @@ def mask(text: object) -> str:
 
     result = _SIGNED_QUERY.sub(lambda m: f"{m.group('base')}?{MASK}", result)
     result = _SAS.sub(MASK, result)
-    result = _KEY_VALUE.sub(_mask_value, result)
+    for pattern in (_JSON_VALUE, _ASSIGNED_VALUE, _HEADER_VALUE):
+        result = pattern.sub(_mask_value, result)
     result = _KEBOOLA_TOKEN.sub(MASK, result)
     result = _AWS_KEY_ID.sub(MASK, result)
     return _GOOGLE_TOKEN.sub(MASK, result)

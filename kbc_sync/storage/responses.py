@@ -126,13 +126,13 @@ def api_error(
     }
 
     if status == 401:
-        holder = f"held by environment variable {token_env}" if token_env else f"for {stack_url}"
+        holder = f"held by environment variable {token_env}" if token_env else "in use"
         message = (
-            f"The Storage API token {holder} was rejected by {stack_url} on a call about "
-            f"{what}: it is invalid, expired, or was refreshed (refreshing a token "
-            f"deactivates the old one), or it belongs to another stack. Create or refresh the "
-            f"token in the project's Users & Settings > API Tokens and put the new value in "
-            f"{token_env or 'the environment variable that holds it'}.{said}"
+            f"The Storage API token {holder} is invalid, expired, or was refreshed (refreshing "
+            f"a token deactivates the old one), or it belongs to another stack than "
+            f"{stack_url}; Keboola rejected a call about {what}. Replace it: create or refresh "
+            f"the token in the project's Users & Settings > API Tokens and put the new value "
+            f"in {token_env or 'the environment variable that holds it'}.{said}"
         )
         return TokenInvalidError(mask(message), **kwargs)
     if status == 403:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from kbc_sync.storage import StorageClient
+from kbc_sync_tests.storage.local import Project, new_project
 from kbc_sync_tests.storage.stub import StubServer
 
 TOKEN = "1234-56789-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcd"
@@ -33,3 +35,11 @@ def client_fixture(stub: StubServer) -> StorageClient:
         job_poll_max_interval=0.05,
         job_timeout=5,
     )
+
+
+@pytest.fixture(name="project")
+def project_fixture(local_stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    """A fresh project on the local stack; boto3 reaches its S3 through AWS_ENDPOINT_URL_S3."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", local_stack.s3_endpoint_url)
+    yield new_project(local_stack)
+    local_stack.clear_faults()
