@@ -29,13 +29,13 @@ def submit(
 ) -> Response:
     """Queue a job for the caller and answer 202 with it in `waiting`."""
     token = request.token
-    job = request.state.jobs.submit(
+    _, initial = request.state.jobs.submit(
         project_id=token.project_id, token_id=token.id, creator=token.summary(),
         operation_name=operation, operation_params=params, table_id=table_id,
         run_id=request.run_id, work=work, forced_error=request.forced_job_error(),
-        serialize_on=table_id if serialize else None,
+        serialize_on=table_id if serialize else None, base_url=request.state.base_url,
     )  # fmt: skip
-    return Response(202, job.to_json(request.state.base_url))
+    return Response(202, initial)
 
 
 def table_for(request: Request, table_id: str, level: str) -> dict[str, Any]:

@@ -92,16 +92,22 @@ class JobRunner:
         work: Work,
         forced_error: tuple[str, str] | None = None,
         serialize_on: str | None = None,
-    ) -> Job:
-        """Record a job in `waiting` and queue `work(job)`, whose return value becomes `results`."""
+        base_url: str = "",
+    ) -> tuple[Job, dict[str, Any]]:
+        """Record a job in `waiting` and queue `work(job)`, whose return value becomes `results`.
+
+        Returns:
+            The job and its JSON as it stood before any worker touched it (the 202 answer).
+        """
         with self._lock:
             job = Job(
                 next(self._ids), project_id, token_id, creator, operation_name,
                 operation_params, table_id, run_id, self._clock.now(), forced_error=forced_error,
             )  # fmt: skip
             self._jobs[job.id] = job
+        initial = job.to_json(base_url)
         self._pool.submit(self._run, job, work, serialize_on)
-        return job
+        return job, initial
 
     def get(self, job_id: int) -> Job | None:
         return self._jobs.get(job_id)
