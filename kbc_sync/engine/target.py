@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from kbc_sync.errors import CopyError, NotFoundError
+from kbc_sync.errors import CopyError
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,9 @@ def verify_target(target: Any, bucket_id: str) -> TargetInfo:
         The target project and bucket.
 
     Raises:
-        CopyError: the token has other or more rights than `write` on that one bucket, or the
-            bucket does not exist. Nothing has been written when this is raised.
+        CopyError: the token has other or more rights than `write` on that one bucket (a
+            deleted bucket takes its permission with it, so this covers a missing bucket too).
+            Nothing has been written when this is raised.
         TokenInvalidError: the token is not valid on that stack.
     """
     token = target.verify_token()
@@ -66,15 +67,6 @@ def verify_target(target: Any, bucket_id: str) -> TargetInfo:
             f"{bucket_id}: {problem} It has {_describe(token, permissions)}. "
             + HOW_TO_MAKE_A_TOKEN.format(bucket=bucket_id)
         )
-
-    try:
-        target.get_bucket(bucket_id)
-    except NotFoundError as exc:
-        raise CopyError(
-            f"The target bucket {bucket_id} does not exist in project {project}. Create it in "
-            "the Keboola UI (Storage > Create Bucket) before copying, then give the target token "
-            "write access to it."
-        ) from exc
 
     logger.debug("Target token may write to %s in project %s", bucket_id, project)
     return TargetInfo(
@@ -104,7 +96,12 @@ def _describe(token: dict[str, Any], permissions: dict[str, str]) -> str:
     if token.get("isMasterToken"):
         return "every permission (master token)"
     granted = ", ".join(f"{bucket}: {level}" for bucket, level in sorted(permissions.items()))
-    rights = f"bucket permissions {{{granted}}}" if granted else "no bucket permissions"
+    rights = (
+        f"bucket permissions {{{granted}}}"
+        if granted
+        else "no bucket permissions (if the bucket was deleted, its permission went with it: "
+        "create the bucket again in Storage first)"
+    )
     if token.get("canManageBuckets"):
         rights += " and may manage buckets"
     return rights
