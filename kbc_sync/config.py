@@ -134,7 +134,7 @@ class _Project(_Model):
         """
         value = os.environ.get(self.token_env, "")
         if not value:
-            raise ConfigError(f"token_env: {env_missing(self.token_env)}")
+            raise ConfigError(f"The project's token is missing: {env_missing(self.token_env)}.")
         return value
 
 

@@ -1,4 +1,5 @@
 import itertools
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from kbc_sync.cli import main
+from kbc_sync.cli import _MaskingFormatter, main
 from kbc_sync.local import LocalStack
 from kbc_sync.storage import StorageClient
 
@@ -90,6 +91,21 @@ def _no_secret(result, env: dict[str, str]) -> None:
         assert env[name] not in result.output
 
 
+def test_cli_log_formatter_masks_message_and_traceback():
+    token = "8-1234-" + "s3cr3t" * 5
+    try:
+        raise RuntimeError(f"call failed with X-StorageApi-Token: {token}")
+    except RuntimeError:
+        record = logging.LogRecord(
+            "kbc_sync", logging.INFO, "", 0, "token %s", (token,), sys.exc_info()
+        )
+
+    text = _MaskingFormatter("%(message)s").format(record)
+
+    assert "RuntimeError" in text
+    assert token not in text
+
+
 def test_cli_config_error_prints_one_message_without_traceback(tmp_path):
     path = tmp_path / "kbc_sync.yaml"
     path.write_text("source: {}\ntargets: []\n")
@@ -165,6 +181,18 @@ def test_cli_check_master_target_token_refused(setup):
     assert result.exit_code == 1
     assert "PROBLEM" in result.stdout
     assert "1 problem(s) found." in result.stdout
+    _no_secret(result, setup.env)
+
+
+def test_cli_check_invalid_source_token_names_its_variable(setup):
+    setup.env["KBC_SOURCE_TOKEN"] = "1-2-notarealtokennotarealtoken"
+
+    result = setup.run("check")
+
+    assert result.exit_code == 1
+    assert "Source: PROBLEM:" in result.stdout
+    assert "KBC_SOURCE_TOKEN" in result.stdout
+    assert "Target crm_copy:" in result.stdout
     _no_secret(result, setup.env)
 
 

@@ -336,7 +336,9 @@ def test_load_config_missing_env_var_allowed_without_require_env(tmp_path, monke
 
     config = _load(tmp_path, require_env=False)
 
-    with pytest.raises(ConfigError, match=r"environment variable KBC_TARGET_TOKEN"):
+    with pytest.raises(
+        ConfigError, match=r"token is missing: found no value in environment variable KBC_TARGET_"
+    ):
         _ = config.targets[0].token
 
 
@@ -434,3 +436,22 @@ def test_parse_config_sensor_interval_out_of_range(tmp_path):
         raised.value
     )
     assert "sensor: found 'paused'; allowed: 'running' or 'stopped'" in str(raised.value)
+
+
+def test_load_config_table_without_source_says_what_source_is(tmp_path):
+    def change(data):
+        _table(data, 0).pop("source")
+        _table(data, 0)["destination"] = "customers"
+
+    with pytest.raises(
+        ConfigError, match=r"\(tables\[0\]\): source: missing; required: a table id such as in.c-"
+    ):
+        _load(tmp_path, change)
+
+
+def test_load_config_bad_start_rejected(tmp_path):
+    def change(data):
+        _table(data, 1)["start"] = "tomorrow"
+
+    with pytest.raises(ConfigError, match=r"start: found 'tomorrow'; allowed: a date or timestamp"):
+        _load(tmp_path, change)
