@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.exceptions import ContentDecodingError
+from urllib3.exceptions import MaxRetryError
 
 from kbc_sync import __version__ as _version
 from kbc_sync.errors import KbcSyncError, NotFoundError
@@ -377,6 +379,28 @@ class StorageClient:
 
     # -- the one place requests are sent -----------------------------------------------------
 
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send one call; resend it when its body broke off and it is safe to send twice.
+
+        The mounted `StorageRetry` covers everything up to the response headers. requests reads
+        the body afterwards, outside urllib3's retry loop, so a connection that drops in the
+        middle of a body is retried here, with the same counters, waits and WARNING lines.
+        """
+        state = self.retry
+        while True:
+            try:
+                return self.session.request(
+                    method, f"{self.url}{path}", timeout=self.timeout, **kwargs
+                )
+            except requests.RequestException as exc:
+                if not (_body_lost(exc) and is_resend_safe(method, path)):
+                    raise
+                try:
+                    state = state.increment(method, path, error=exc)
+                except MaxRetryError:
+                    raise exc from None
+            state.sleep()
+
     def _call(
         self,
         method: str,
@@ -398,14 +422,7 @@ class StorageClient:
 
         logger.debug("Storage API %s %s", method, mask(full_path))
         try:
-            response = self.session.request(
-                method,
-                f"{self.url}{full_path}",
-                params=params,
-                json=json,
-                headers=headers,
-                timeout=self.timeout,
-            )
+            response = self._send(method, full_path, params=params, json=json, headers=headers)
         except requests.RequestException as exc:
             maybe_done = _was_sent(exc) and not is_resend_safe(method, full_path)
             raise connection_error(
@@ -429,6 +446,10 @@ class StorageClient:
         if response.status_code == 204 or not response.content:
             return None
         return normalise(response.json())
+
+
+def _body_lost(exc: requests.RequestException) -> bool:
+    return isinstance(exc, (requests.exceptions.ChunkedEncodingError, ContentDecodingError))
 
 
 def _was_sent(exc: requests.RequestException) -> bool:
