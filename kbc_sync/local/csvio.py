@@ -1,7 +1,9 @@
 """CSV files in and out of DuckDB: dialect, gzip detection, headers, slice names.
 
 Input follows what Keboola accepts: a delimiter, an enclosure (`"`), and either doubled
-enclosures or an `escapedBy` character; plain or gzipped files (by `.gz` or by the gzip magic
+enclosures or an `escapedBy` character (Keboola says "use enclosure or escapedBy, not both";
+as the enclosure always has a default, an `escapedBy` is read as replacing the doubling of
+enclosures inside enclosed values, as in MySQL-style dumps); plain or gzipped files (by `.gz` or by the gzip magic
 bytes, whatever the name); a header line unless the columns are given. Values are read as text
 and kept byte for byte: DuckDB's own reader does the work, so no row passes through Python.
 
@@ -50,12 +52,6 @@ class Dialect:
             raise LoadFailed(
                 "csvImport.invalidDialect",
                 "Invalid enclosure or escapedBy: each is at most one character.",
-            )
-
-        if self.enclosure and self.escaped_by:
-            raise LoadFailed(
-                "csvImport.invalidDialect",
-                "Set either enclosure or escapedBy, not both.",
             )
 
 
