@@ -79,10 +79,8 @@ def _run_copy(
     if unchanged:
         return _unchanged(context, row, source_before, target_before, mark)
 
-    what = f"window {window}" if window else "whole table"
-    context.log.info(
-        f"Copying {row.table.source} -> {row.target_table_id} ({row.table.mode}, {what})"
-    )
+    # The engine logs the start line, one line per Storage job and the result line; `step_log`
+    # puts them in the step's log too.
     with step_log(context.log):
         try:
             result = copy_table(
@@ -90,7 +88,7 @@ def _run_copy(
                 source=source,
                 target=target,
                 window=window,
-                run_id=f"dagster-{context.run_id}",
+                run_id=f"dagster-{context.run.run_id}",
                 progress=ProgressLog(context.log),
             )
             source_after = source.get_table(row.table.source)
@@ -116,12 +114,23 @@ def _run_copy(
         target_stack_url=target_stack_url,
         bucket=row.target.bucket,
         window=window,
+        rows_copied=_rows_copied(result, check_results),
     )
     metadata[SOURCE_LAST_CHANGE] = str(source_before.get("lastChangeDate"))
     if mark is not None:
         metadata[HIGH_WATER_MARK] = dg.MetadataValue.timestamp(mark)
-    context.log.info(f"Copied {result.summary()}")
     return dg.MaterializeResult(metadata=metadata, check_results=check_results)
+
+
+def _rows_copied(result: Any, check_results: list[dg.AssetCheckResult]) -> int | None:
+    # An incremental load into an existing table reports no row count; the window check
+    # exported the window's rows again and counted them.
+    if result.rows is not None:
+        return int(result.rows)
+    for check in check_results:
+        if check.check_name == checks.ROWS and "window_rows" in check.metadata:
+            return int(check.metadata["window_rows"].value)
+    return None
 
 
 def _window(

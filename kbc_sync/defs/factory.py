@@ -84,13 +84,14 @@ def build_kbc_sync_defs(
 
 def _claim(owners: dict[str, CopyRow], key: dg.AssetKey, row: CopyRow) -> None:
     # Op names are the key with `-` and `.` turned into `_`, so keys can clash there too.
-    for name in (key.to_user_string(), key.to_python_identifier()):
+    names = {key.to_user_string(), key.to_python_identifier()}
+    for name in names:
         if name in owners:
             raise ConfigError(
                 f"Rows {owners[name].label} and {row.label} map to the same Dagster asset "
                 f"{key.to_user_string()!r}; give one of them another destination or target name."
             )
-        owners[name] = row
+    owners.update(dict.fromkeys(names, row))
 
 
 def _source_specs(assets: list[dg.AssetsDefinition], owners: dict[str, CopyRow]) -> list[Any]:

@@ -28,6 +28,7 @@ def copy_metadata(
     target_stack_url: str,
     bucket: str,
     window: Window | None,
+    rows_copied: int | None,
 ) -> dict[str, Any]:
     """Build the materialization metadata of a finished copy.
 
@@ -37,6 +38,7 @@ def copy_metadata(
         target_stack_url: the target stack URL, for `dagster/uri`.
         bucket: the target bucket id.
         window: the copied window, None for the whole table.
+        rows_copied: rows the copy loaded, when known.
     """
     table_id = result.target_table_id
     metadata: dict[str, Any] = {
@@ -44,7 +46,6 @@ def copy_metadata(
         "dagster/column_schema": column_schema(target_table),
         "dagster/table_name": table_id,
         "dagster/uri": dg.MetadataValue.url(f"{target_stack_url}/v2/storage/tables/{table_id}"),
-        "kbc_sync/rows_copied": dg.MetadataValue.int(int(result.rows)),
         "kbc_sync/bytes": dg.MetadataValue.int(int(result.bytes)),
         "kbc_sync/slices": dg.MetadataValue.int(int(result.slices)),
         "kbc_sync/mode": result.mode,
@@ -60,6 +61,8 @@ def copy_metadata(
             {phase: round(float(s), 3) for phase, s in result.durations.items()}
         ),
     }
+    if rows_copied is not None:
+        metadata["kbc_sync/rows_copied"] = dg.MetadataValue.int(rows_copied)
     for name, url in result.links.items():
         metadata[f"kbc_sync/link/{name}"] = dg.MetadataValue.url(url)
     if window:

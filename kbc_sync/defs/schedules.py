@@ -44,7 +44,6 @@ class AssetGroup:
         return dg.define_asset_job(
             self.job_name,
             selection=dg.AssetSelection.assets(*self.keys),
-            partitions_def=self.partitions_def,
             description=f"Copies the Keboola tables configured with {what}.",
         )
 
