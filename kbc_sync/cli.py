@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from kbc_sync.config import SyncConfig, TableConfig, TargetConfig, load_config
+from kbc_sync.config import SourceConfig, SyncConfig, TableConfig, TargetConfig, load_config
 from kbc_sync.engine import (
     CopyPlan,
     CopyResult,
@@ -88,7 +88,7 @@ def main() -> None:
     """Copy Keboola Connection tables from one project into a bucket of another."""
 
 
-def _client(project: Any) -> StorageClient:
+def _client(project: SourceConfig | TargetConfig) -> StorageClient:
     return StorageClient(project.stack_url, project.token, token_env=project.token_env)
 
 

@@ -2,7 +2,6 @@ import itertools
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +16,6 @@ from kbc_sync.storage import StorageClient
 SOURCE_BUCKET = "in.c-crm"
 TARGET_BUCKET = "in.c-crm-copy"
 _numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def cli_stack() -> Iterator[LocalStack]:
-    with LocalStack() as stack:
-        yield stack
 
 
 @dataclass
@@ -44,33 +37,33 @@ class Setup:
 
 
 @pytest.fixture
-def setup(cli_stack: LocalStack, tmp_path: Path) -> Setup:
+def setup(local_stack: LocalStack, tmp_path: Path) -> Setup:
     number = next(_numbers)
-    source = cli_stack.add_project(f"CLI Source {number}")
-    target = cli_stack.add_project(f"CLI Target {number}")
-    cli_stack.create_bucket(source, SOURCE_BUCKET)
-    cli_stack.create_bucket(target, TARGET_BUCKET)
+    source = local_stack.add_project(f"CLI Source {number}")
+    target = local_stack.add_project(f"CLI Target {number}")
+    local_stack.create_bucket(source, SOURCE_BUCKET)
+    local_stack.create_bucket(target, TARGET_BUCKET)
     rows = [[str(i), f"name {i}"] for i in range(25)]
-    cli_stack.seed_table(
+    local_stack.seed_table(
         source, f"{SOURCE_BUCKET}.customers", ["id", "name"], rows, primary_key=["id"]
     )
-    cli_stack.seed_table(source, f"{SOURCE_BUCKET}.orders", ["id", "amount"], [["1", "9.5"]])
+    local_stack.seed_table(source, f"{SOURCE_BUCKET}.orders", ["id", "amount"], [["1", "9.5"]])
     env = {
-        "KBC_SOURCE_TOKEN": cli_stack.add_token(source, master=True),
-        "KBC_TARGET_TOKEN": cli_stack.add_token(
+        "KBC_SOURCE_TOKEN": local_stack.add_token(source, master=True),
+        "KBC_TARGET_TOKEN": local_stack.add_token(
             target, bucket_permissions={TARGET_BUCKET: "write"}
         ),
-        "AWS_ENDPOINT_URL_S3": cli_stack.s3_endpoint_url,
+        "AWS_ENDPOINT_URL_S3": local_stack.s3_endpoint_url,
     }
     config = tmp_path / "kbc_sync.yaml"
     config.write_text(
         yaml.safe_dump(
             {
-                "source": {"url": cli_stack.url, "token_env": "KBC_SOURCE_TOKEN"},
+                "source": {"url": local_stack.url, "token_env": "KBC_SOURCE_TOKEN"},
                 "targets": [
                     {
                         "name": "crm_copy",
-                        "url": cli_stack.url,
+                        "url": local_stack.url,
                         "token_env": "KBC_TARGET_TOKEN",
                         "bucket": TARGET_BUCKET,
                         "tables": [
@@ -82,8 +75,8 @@ def setup(cli_stack: LocalStack, tmp_path: Path) -> Setup:
             }
         )
     )
-    admin = StorageClient(cli_stack.url, cli_stack.add_token(target, master=True))
-    return Setup(cli_stack, config, env, admin)
+    admin = StorageClient(local_stack.url, local_stack.add_token(target, master=True))
+    return Setup(local_stack, config, env, admin)
 
 
 def _no_secret(result, env: dict[str, str]) -> None:
