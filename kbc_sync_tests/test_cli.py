@@ -239,3 +239,10 @@ def test_cli_copy_window_before_any_change_copies_nothing(setup):
 
     assert result.exit_code == 0, result.output
     assert setup.target_admin.find_table(f"{TARGET_BUCKET}.customers") is None
+
+
+def test_cli_local_command_registered():
+    result = CliRunner().invoke(main, ["local", "--help"])
+
+    assert result.exit_code == 0
+    assert "--demo" in result.output
