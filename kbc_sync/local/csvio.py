@@ -1,11 +1,12 @@
 """CSV files in and out of DuckDB: dialect, gzip detection, headers, slice names.
 
 Input follows what Keboola accepts: a delimiter, an enclosure (`"`), and either doubled
-enclosures or an `escapedBy` character (Keboola says "use enclosure or escapedBy, not both";
+enclosures or an `escapedBy` character. Keboola says "use enclosure or escapedBy, not both";
 as the enclosure always has a default, an `escapedBy` is read as replacing the doubling of
-enclosures inside enclosed values, as in MySQL-style dumps); plain or gzipped files (by `.gz` or by the gzip magic
-bytes, whatever the name); a header line unless the columns are given. Values are read as text
-and kept byte for byte: DuckDB's own reader does the work, so no row passes through Python.
+enclosures inside enclosed values (as in MySQL-style dumps). Files are plain or gzipped (by
+`.gz` or by the gzip magic bytes, whatever the name), with a header line unless the columns
+are given. Values are read as text and kept byte for byte: DuckDB's own reader does the work,
+so no row passes through Python.
 
 Output is what Snowflake-backed stacks produce: RFC 4180 with `,` and `"`, LF line ends, UTF-8,
 no header, every non-NULL value enclosed (so an empty string is `""` and a NULL of a typed

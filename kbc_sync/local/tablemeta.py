@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
+from duckdb import DuckDBPyConnection as Connection
 
 from kbc_sync.local import typedefs
 from kbc_sync.local.csvio import sql_ident
@@ -50,7 +52,13 @@ class TableMeta:
     last_change: datetime | None = None
     rows_count: int = 0
     data_size: int = 0
-    typed_by_name: dict[str, typedefs.TypedColumn] = field(default_factory=dict, compare=False)
+    typed_by_name: dict[str, typedefs.TypedColumn] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        index = {column.name: column for column in self.definition or ()}
+        object.__setattr__(self, "typed_by_name", index)
 
     @property
     def is_typed(self) -> bool:
@@ -59,16 +67,31 @@ class TableMeta:
 
     def with_changes(self, **changes: Any) -> TableMeta:
         """A copy with some fields replaced (the index of typed columns is rebuilt)."""
-        return _indexed(replace(self, **changes))
+        return replace(self, **changes)
 
 
-def load_table(cur: duckdb.DuckDBPyConnection, table_id: str) -> TableMeta | None:
+def connect(path: Path | None, memory_limit: str, threads: int, temp_dir: Path) -> Connection:
+    """Open (or create) a project database with bounded memory, and its metadata tables."""
+    config = {
+        "memory_limit": memory_limit,
+        "threads": threads,
+        "temp_directory": str(temp_dir),
+        # Row order inside a table does not matter (Keboola exports in random order);
+        # letting DuckDB drop it keeps COPY and CTAS streaming with flat memory.
+        "preserve_insertion_order": False,
+    }
+    db = duckdb.connect(str(path) if path else ":memory:", config=config)
+    db.execute(SCHEMA)
+    return db
+
+
+def load_table(cur: Connection, table_id: str) -> TableMeta | None:
     """The metadata of one table, or None when there is no such table."""
     row = cur.execute(f"SELECT {_FIELDS} FROM kbc_tables WHERE table_id = ?", [table_id]).fetchone()
     return _from_row(row) if row else None
 
 
-def list_tables(cur: duckdb.DuckDBPyConnection, bucket_prefix: str) -> list[TableMeta]:
+def list_tables(cur: Connection, bucket_prefix: str) -> list[TableMeta]:
     """All tables whose id starts with `bucket_prefix`, ordered by id."""
     rows = cur.execute(
         f"SELECT {_FIELDS} FROM kbc_tables WHERE starts_with(table_id, ?) ORDER BY table_id",
@@ -77,7 +100,7 @@ def list_tables(cur: duckdb.DuckDBPyConnection, bucket_prefix: str) -> list[Tabl
     return [_from_row(row) for row in rows]
 
 
-def save_table(cur: duckdb.DuckDBPyConnection, meta: TableMeta) -> None:
+def save_table(cur: Connection, meta: TableMeta) -> None:
     """Insert or replace the metadata row of a table."""
     cur.execute("DELETE FROM kbc_tables WHERE table_id = ?", [meta.table_id])
     cur.execute(
@@ -90,18 +113,18 @@ def save_table(cur: duckdb.DuckDBPyConnection, meta: TableMeta) -> None:
     )  # fmt: skip
 
 
-def delete_table(cur: duckdb.DuckDBPyConnection, table_id: str) -> None:
+def delete_table(cur: Connection, table_id: str) -> None:
     """Remove the metadata row of a table."""
     cur.execute("DELETE FROM kbc_tables WHERE table_id = ?", [table_id])
 
 
-def new_physical(cur: duckdb.DuckDBPyConnection, prefix: str) -> str:
+def new_physical(cur: Connection, prefix: str) -> str:
     """A fresh physical table name such as `t_12`."""
     number = cur.execute("SELECT nextval('kbc_physical_seq')").fetchone()[0]
     return f"{prefix}_{number}"
 
 
-def measure(cur: duckdb.DuckDBPyConnection, physical: str, columns: list[str]) -> tuple[int, int]:
+def measure(cur: Connection, physical: str, columns: list[str]) -> tuple[int, int]:
     """Rows and bytes of text held by a physical table (the stand-in for `dataSizeBytes`)."""
     sizes = " + ".join(
         f"coalesce(strlen(CAST({sql_ident(name)} AS VARCHAR)), 0)" for name in columns
@@ -112,7 +135,7 @@ def measure(cur: duckdb.DuckDBPyConnection, physical: str, columns: list[str]) -
     return int(rows), int(size)
 
 
-def save_snapshot(cur: duckdb.DuckDBPyConnection, snapshot_id: str, meta: TableMeta,
+def save_snapshot(cur: Connection, snapshot_id: str, meta: TableMeta,
                   physical: str, created: datetime) -> None:  # fmt: skip
     """Record a snapshot of `meta` whose data was copied to `physical`."""
     cur.execute(
@@ -125,7 +148,7 @@ def save_snapshot(cur: duckdb.DuckDBPyConnection, snapshot_id: str, meta: TableM
     )  # fmt: skip
 
 
-def load_snapshot(cur: duckdb.DuckDBPyConnection, snapshot_id: str) -> TableMeta | None:
+def load_snapshot(cur: Connection, snapshot_id: str) -> TableMeta | None:
     """A snapshot as table metadata (`table_id` is the snapshotted table, `created` its time)."""
     row = cur.execute(
         "SELECT table_id, physical, columns, primary_key, definition, created, NULL, NULL, "
@@ -135,7 +158,7 @@ def load_snapshot(cur: duckdb.DuckDBPyConnection, snapshot_id: str) -> TableMeta
     return _from_row(row) if row else None
 
 
-def delete_snapshot(cur: duckdb.DuckDBPyConnection, snapshot_id: str) -> None:
+def delete_snapshot(cur: Connection, snapshot_id: str) -> None:
     """Remove the metadata row of a snapshot."""
     cur.execute("DELETE FROM kbc_snapshots WHERE snapshot_id = ?", [snapshot_id])
 
@@ -151,14 +174,7 @@ def _from_row(row: tuple[Any, ...]) -> TableMeta:
     keys = json.loads(primary_key)
     typed = typedefs.normalise(json.loads(definition), keys) if definition else None
     created, last_import, last_change, rows_count, data_size = rest
-    meta = TableMeta(
+    return TableMeta(
         table_id, physical, json.loads(columns), keys, typed, created, last_import,
         last_change, int(rows_count), int(data_size),
     )  # fmt: skip
-    return _indexed(meta)
-
-
-def _indexed(meta: TableMeta) -> TableMeta:
-    index = {column.name: column for column in meta.definition or ()}
-    object.__setattr__(meta, "typed_by_name", index)
-    return meta

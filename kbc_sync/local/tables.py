@@ -25,12 +25,9 @@ from typing import Any
 
 import duckdb
 
-from kbc_sync.local import csvio, exports, loads, names, tablemeta, typedefs
-from kbc_sync.local.csvio import sql_ident
+from kbc_sync.local import csvio, exports, loads, tablemeta, tableops
 from kbc_sync.local.loads import LoadRequest, LoadResult
 from kbc_sync.local.tableerrors import LoadFailed, TableError
-from kbc_sync.local.tablemeta import TableMeta
-from kbc_sync.local.timeparse import format_keboola_time, to_naive_utc
 
 __all__ = ["LoadFailed", "LoadResult", "TableError", "TableStore"]
 
@@ -63,24 +60,13 @@ class TableStore:
         temp_dir: Path | None = None,
     ) -> None:
         self._own_temp = temp_dir is None and path is None
-        if temp_dir is None:
-            temp_dir = (
-                Path(tempfile.mkdtemp(prefix="kbc-tables-"))
-                if path is None
-                else path.with_name(path.name + ".tmp")
-            )
+        if temp_dir is None and path is None:
+            temp_dir = Path(tempfile.mkdtemp(prefix="kbc-tables-"))
+        elif temp_dir is None and path is not None:
+            temp_dir = path.with_name(path.name + ".tmp")
         self._temp_dir = temp_dir
-        config = {
-            "memory_limit": memory_limit,
-            "threads": threads,
-            "temp_directory": str(temp_dir),
-            # Row order inside a table does not matter (Keboola exports in random order);
-            # letting DuckDB drop it keeps COPY and CTAS streaming with flat memory.
-            "preserve_insertion_order": False,
-        }
-        self._db = duckdb.connect(str(path) if path else ":memory:", config=config)
+        self._db = tablemeta.connect(path, memory_limit, threads, temp_dir)
         self._lock = threading.Lock()
-        self._db.execute(tablemeta.SCHEMA)
 
     def close(self) -> None:
         """Close the database (and remove its temporary directory when the store made it)."""
@@ -115,8 +101,8 @@ class TableStore:
             TableError: bad names, unknown key columns, bad types, or the table exists.
         """
         with self._write() as cur:
-            meta = self._create(cur, table_id, columns, primary_key, definition, _now(now))
-            return self._describe(meta)
+            meta = tableops.create(cur, table_id, columns, primary_key, definition, _now(now))
+            return tableops.describe(meta)
 
     def create_from_files(
         self,
@@ -145,7 +131,7 @@ class TableStore:
         )
         found = loads.csv_columns(request, None)
         with self._write() as cur:
-            meta = self._create(cur, table_id, found, primary_key, None, moment)
+            meta = tableops.create(cur, table_id, found, primary_key, None, moment)
             meta, result = loads.run_load(cur, meta, request, moment)
             tablemeta.save_table(cur, meta)
             return result
@@ -188,7 +174,7 @@ class TableStore:
         dialect = csvio.Dialect(delimiter, enclosure, escaped_by)
         request = LoadRequest(files, incremental, has_header, columns, dialect, sliced)
         with self._write() as cur:
-            meta = self._meta(cur, table_id)
+            meta = tableops.require(cur, table_id)
             meta, result = loads.run_load(cur, meta, request, moment)
             tablemeta.save_table(cur, meta)
         logger.info(
@@ -227,7 +213,7 @@ class TableStore:
             TableError: 404 `storage.tables.notFound`.
         """
         with self._read() as cur:
-            return self._describe(self._meta(cur, table_id))
+            return tableops.describe(tableops.require(cur, table_id))
 
     def exists(self, table_id: str) -> bool:
         """Whether the table exists."""
@@ -238,7 +224,7 @@ class TableStore:
         """Every table of a bucket, described, ordered by id."""
         with self._read() as cur:
             metas = tablemeta.list_tables(cur, bucket_id + ".")
-        return [self._describe(meta) for meta in metas if meta.table_id.count(".") == 2]
+        return [tableops.describe(meta) for meta in metas if meta.table_id.count(".") == 2]
 
     def drop(self, table_id: str) -> None:
         """Delete a table and its rows (its snapshots stay).
@@ -247,7 +233,7 @@ class TableStore:
             TableError: 404 `storage.tables.notFound`.
         """
         with self._write() as cur:
-            meta = self._meta(cur, table_id)
+            meta = tableops.require(cur, table_id)
             cur.execute(f"DROP TABLE {meta.physical}")
             tablemeta.delete_table(cur, table_id)
 
@@ -269,20 +255,9 @@ class TableStore:
             TableError: bad or duplicate name, missing or bad type.
         """
         with self._write() as cur:
-            meta = self._meta(cur, table_id)
-            names.validate_column_names([*meta.columns, name])
-            typed = meta.definition
-            if meta.is_typed:
-                column = self._typed_column(meta, name, definition, basetype)
-                cur.execute(f"ALTER TABLE {meta.physical} ADD COLUMN {typedefs.column_sql(column)}")
-                typed = [*(meta.definition or ()), column]
-            else:
-                cur.execute(
-                    f"ALTER TABLE {meta.physical} ADD COLUMN {sql_ident(name)} VARCHAR DEFAULT ''"
-                )
-            meta = meta.with_changes(columns=[*meta.columns, name], definition=typed)
-            tablemeta.save_table(cur, meta)
-            return self._describe(meta)
+            meta = tableops.require(cur, table_id)
+            meta = tableops.add_column(cur, meta, name, definition, basetype)
+            return tableops.describe(meta)
 
     def drop_column(self, table_id: str, name: str) -> dict[str, Any]:
         """Remove a column that is not in the primary key and not the last one.
@@ -291,28 +266,8 @@ class TableStore:
             TableError: the column does not exist, is a key column, or is the only one.
         """
         with self._write() as cur:
-            meta = self._meta(cur, table_id)
-            if name not in meta.columns:
-                raise TableError(
-                    "storage.tables.validation.columnNotExists",
-                    f'Column "{name}" is not in table {table_id}.',
-                )
-            if name in meta.primary_key or len(meta.columns) == 1:
-                raise TableError(
-                    "storage.tables.validation.cannotDeleteColumn",
-                    f'Column "{name}" cannot be removed: it is in the primary key or it is '
-                    "the table's only column.",
-                )
-            cur.execute(f"ALTER TABLE {meta.physical} DROP COLUMN {sql_ident(name)}")
-            typed = [c for c in meta.definition or () if c.name != name]
-            meta = meta.with_changes(
-                columns=[c for c in meta.columns if c != name],
-                definition=typed if meta.is_typed else None,
-            )
-            count, size = tablemeta.measure(cur, meta.physical, meta.columns)
-            meta = meta.with_changes(rows_count=count, data_size=size)
-            tablemeta.save_table(cur, meta)
-            return self._describe(meta)
+            meta = tableops.drop_column(cur, tableops.require(cur, table_id), name)
+            return tableops.describe(meta)
 
     # --- reading out ----------------------------------------------------------------------
 
@@ -344,7 +299,7 @@ class TableStore:
             columns, changed_since, changed_until, limit, where_filters, include_timestamp
         )
         with self._read() as cur:
-            meta = self._meta(cur, table_id)
+            meta = tableops.require(cur, table_id)
             return exports.export_slices(
                 cur, meta, selection, out_dir, slice_rows=slice_rows, gzip_output=gzip,
                 prefix=prefix,
@@ -370,7 +325,7 @@ class TableStore:
             columns, changed_since, changed_until, limit, where_filters, include_timestamp
         )
         with self._read() as cur:
-            return exports.preview_csv(cur, self._meta(cur, table_id), selection)
+            return exports.preview_csv(cur, tableops.require(cur, table_id), selection)
 
     # --- snapshots ------------------------------------------------------------------------
 
@@ -386,15 +341,9 @@ class TableStore:
             TableError: 404 for a missing table, 400 when the snapshot id is taken.
         """
         with self._write() as cur:
-            meta = self._meta(cur, table_id)
-            if tablemeta.load_snapshot(cur, snapshot_id) is not None:
-                raise TableError(
-                    "storage.snapshots.alreadyExists", f'Snapshot "{snapshot_id}" already exists.'
-                )
-            physical = tablemeta.new_physical(cur, "s")
-            cur.execute(f"CREATE TABLE {physical} AS SELECT * FROM {meta.physical}")
-            tablemeta.save_snapshot(cur, snapshot_id, meta, physical, to_naive_utc(_now(now)))
-            return _snapshot_fields(snapshot_id, tablemeta.load_snapshot(cur, snapshot_id))
+            meta = tableops.require(cur, table_id)
+            snap = tableops.snapshot(cur, meta, snapshot_id, _now(now))
+            return tableops.describe_snapshot(snapshot_id, snap)
 
     def describe_snapshot(self, snapshot_id: str) -> dict[str, Any]:
         """A snapshot's `table {id, primaryKey, columns}`, definition, rows and time.
@@ -403,7 +352,9 @@ class TableStore:
             TableError: 404 `storage.snapshots.notFound`.
         """
         with self._read() as cur:
-            return _snapshot_fields(snapshot_id, self._snapshot(cur, snapshot_id))
+            return tableops.describe_snapshot(
+                snapshot_id, tableops.require_snapshot(cur, snapshot_id)
+            )
 
     def drop_snapshot(self, snapshot_id: str) -> None:
         """Delete a snapshot; its table is untouched.
@@ -412,7 +363,7 @@ class TableStore:
             TableError: 404 `storage.snapshots.notFound`.
         """
         with self._write() as cur:
-            snap = self._snapshot(cur, snapshot_id)
+            snap = tableops.require_snapshot(cur, snapshot_id)
             cur.execute(f"DROP TABLE {snap.physical}")
             tablemeta.delete_snapshot(cur, snapshot_id)
 
@@ -424,19 +375,9 @@ class TableStore:
         Raises:
             TableError: 404 for a missing snapshot, 400 when the table exists or the name is bad.
         """
-        moment = to_naive_utc(_now(now))
         with self._write() as cur:
-            snap = self._snapshot(cur, snapshot_id)
-            names.split_table_id(table_id)
-            self._check_free(cur, table_id)
-            physical = tablemeta.new_physical(cur, "t")
-            cur.execute(f"CREATE TABLE {physical} AS SELECT * FROM {snap.physical}")
-            meta = snap.with_changes(
-                table_id=table_id, physical=physical, created=moment, last_import=moment,
-                last_change=moment,
-            )  # fmt: skip
-            tablemeta.save_table(cur, meta)
-            return self._describe(meta)
+            snap = tableops.require_snapshot(cur, snapshot_id)
+            return tableops.describe(tableops.restore(cur, snap, table_id, _now(now)))
 
     # --- internals ------------------------------------------------------------------------
 
@@ -460,131 +401,6 @@ class TableStore:
             finally:
                 cur.rollback()
 
-    def _create(
-        self,
-        cur: duckdb.DuckDBPyConnection,
-        table_id: str,
-        columns: Sequence[str] | None,
-        primary_key: Sequence[str],
-        definition: list[dict[str, Any]] | None,
-        now: datetime,
-    ) -> TableMeta:
-        names.split_table_id(table_id)
-        keys = list(primary_key)
-        typed = None
-        if definition is not None:
-            columns = [str(column.get("name", "")) for column in definition]
-        names.validate_column_names(columns or [])
-        if definition is not None and typedefs.is_typed(definition):
-            typed = typedefs.normalise(definition, keys)
-        _check_primary_key(keys, list(columns or []))
-        self._check_free(cur, table_id)
-
-        physical = tablemeta.new_physical(cur, "t")
-        ddl = [typedefs.column_sql(c) for c in typed] if typed else [
-            f"{sql_ident(name)} VARCHAR" for name in columns or []
-        ]  # fmt: skip
-        cur.execute(f"CREATE TABLE {physical} ({', '.join(ddl)}, _timestamp TIMESTAMP)")
-        moment = to_naive_utc(now)
-        meta = tablemeta._indexed(
-            TableMeta(table_id, physical, list(columns or []), keys, typed, moment)
-        )
-        tablemeta.save_table(cur, meta)
-        return meta
-
-    def _check_free(self, cur: duckdb.DuckDBPyConnection, table_id: str) -> None:
-        if tablemeta.load_table(cur, table_id) is not None:
-            raise TableError(
-                "storage.tables.alreadyExists",
-                f'The table "{table_id}" already exists; drop it first or choose another name.',
-            )
-
-    def _meta(self, cur: duckdb.DuckDBPyConnection, table_id: str) -> TableMeta:
-        meta = tablemeta.load_table(cur, table_id)
-        if meta is None:
-            raise TableError(
-                "storage.tables.notFound", f'The table "{table_id}" was not found.', 404
-            )
-        return meta
-
-    def _snapshot(self, cur: duckdb.DuckDBPyConnection, snapshot_id: str) -> TableMeta:
-        snap = tablemeta.load_snapshot(cur, snapshot_id)
-        if snap is None:
-            raise TableError(
-                "storage.snapshots.notFound", f'Snapshot "{snapshot_id}" was not found.', 404
-            )
-        return snap
-
-    def _typed_column(
-        self,
-        meta: TableMeta,
-        name: str,
-        definition: Mapping[str, Any] | None,
-        basetype: str | None,
-    ) -> typedefs.TypedColumn:
-        if not definition and not basetype:
-            raise TableError(
-                "storage.tables.validation.invalidDefinition",
-                f'Table {meta.table_id} is typed: give column "{name}" a definition or basetype.',
-            )
-        spec = {"name": name, "definition": dict(definition or {}), "basetype": basetype}
-        column = typedefs.normalise([spec], [])[0]
-        if not column.nullable and meta.rows_count:
-            raise TableError(
-                "storage.tables.validation.invalidDefinition",
-                f'Column "{name}" cannot be added as not nullable to a table with rows: '
-                "existing rows would have no value. Add it as nullable.",
-            )
-        return column
-
-    def _describe(self, meta: TableMeta) -> dict[str, Any]:
-        fields: dict[str, Any] = {
-            "id": meta.table_id,
-            "name": meta.table_id.rsplit(".", 1)[1],
-            "columns": list(meta.columns),
-            "primaryKey": list(meta.primary_key),
-            "rowsCount": meta.rows_count,
-            "dataSizeBytes": meta.data_size,
-            "created": format_keboola_time(meta.created),
-            "lastImportDate": format_keboola_time(meta.last_import),
-            "lastChangeDate": format_keboola_time(meta.last_change),
-            "isTyped": meta.is_typed,
-        }
-        if meta.definition is not None:
-            fields["definition"] = {
-                "primaryKeysNames": list(meta.primary_key),
-                "columns": [column.describe() for column in meta.definition],
-            }
-        return fields
-
 
 def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
-
-
-def _check_primary_key(keys: list[str], columns: list[str]) -> None:
-    unknown = [key for key in keys if key not in columns]
-    if unknown or len(set(keys)) != len(keys):
-        raise TableError(
-            "storage.tables.validation.invalidPrimaryKeyColumns",
-            f"Primary key columns {','.join(keys)} must be distinct columns of the table "
-            f"({','.join(columns)}); not found: {','.join(unknown) or 'none'}.",
-        )
-
-
-def _snapshot_fields(snapshot_id: str, snap: TableMeta | None) -> dict[str, Any]:
-    assert snap is not None
-    fields: dict[str, Any] = {
-        "id": snapshot_id,
-        "createdTime": format_keboola_time(snap.created),
-        "table": {"id": snap.table_id, "primaryKey": snap.primary_key, "columns": snap.columns},
-        "rowsCount": snap.rows_count,
-        "dataSizeBytes": snap.data_size,
-        "isTyped": snap.is_typed,
-    }
-    if snap.definition is not None:
-        fields["definition"] = {
-            "primaryKeysNames": list(snap.primary_key),
-            "columns": [column.describe() for column in snap.definition],
-        }
-    return fields

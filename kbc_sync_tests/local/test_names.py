@@ -15,7 +15,7 @@ def test_validate_table_name_accepts_documented_characters(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["my table", "tab.le", "žluť", "", "a/b"])
 def test_validate_table_name_refuses_other_characters(name: str) -> None:
-    with pytest.raises(TableError, match="contains not allowed characters. Only alphanumeric"):
+    with pytest.raises(TableError, match=r"contains not allowed characters\. Only alphanumeric"):
         validate_table_name(name)
 
 
@@ -53,7 +53,7 @@ def test_validate_column_names_timestamp_has_keboola_message() -> None:
 
 @pytest.mark.parametrize("name", ["_x", "x_", "-x", "x-", "a b", "a.b", "ů", ""])
 def test_validate_column_names_refuses_bad_characters_and_edges(name: str) -> None:
-    with pytest.raises(TableError, match="Invalid columns: .*Only alphanumeric") as failure:
+    with pytest.raises(TableError, match=r"Invalid columns: .*Only alphanumeric") as failure:
         validate_column_names(["id", name])
 
     assert failure.value.code == "storage.tables.validation.invalidColumnName"

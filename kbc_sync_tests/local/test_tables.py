@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kbc_sync.local.tables import LoadFailed, TableError, TableStore
-from kbc_sync_tests.local.tables_helpers import TABLE, T0, at, make_table, table_rows, write
+from kbc_sync_tests.local.tables_helpers import T0, TABLE, at, make_table, table_rows, write
 
 
 @pytest.fixture
