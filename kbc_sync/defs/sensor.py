@@ -86,10 +86,10 @@ def build_kbc_sync_sensor(
             "tables that changed, and each window once it has closed."
         ),
     )
-    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    def _sensor(context: dg.SensorEvaluationContext, keboola_source: Any) -> dg.SensorResult:
+        # Dagster passes each required resource as the argument of the same name.
         cursor = SourceCursor.from_json(context.cursor)
-        resource = getattr(context.resources, SOURCE_RESOURCE_KEY)
-        client = resource.get_client(**SENSOR_CLIENT_SETTINGS)
+        client = keboola_source.get_client(**SENSOR_CLIENT_SETTINGS)
 
         changes = _list_changes(context, client, buckets, time_budget_s)
         records = _last_materializations(context.instance, groups)

@@ -27,6 +27,15 @@ def _rows(count: int, prefix: str = "r") -> list[list[str]]:
     return [[f"{prefix}{n}", f'name, "{n}"', str(n)] for n in range(count)]
 
 
+def _customers_in_two_windows(projects) -> dg.Definitions:
+    """3 customers changed in the 00:00 window, 5 more in the 00:15 window."""
+    projects.stack.clock.set(T0)
+    projects.seed("in.c-crm.customers", _rows(3))
+    projects.stack.clock.set(datetime(2026, 1, 1, 0, 20, tzinfo=UTC))
+    write_increment(projects.source(), "in.c-crm.customers", tag="late", rows=5)
+    return projects.defs([WINDOWED])
+
+
 def _all_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return [entry.user_message for entry in instance.all_logs(run_id)]
 
@@ -64,11 +73,7 @@ def test_full_replace_copies_table_with_metadata_checks_and_logs(projects, insta
 
 
 def test_windowed_partition_copies_only_rows_changed_in_its_window(projects, instance):
-    projects.stack.clock.set(T0)
-    projects.seed("in.c-crm.customers", _rows(3))
-    projects.stack.clock.set(datetime(2026, 1, 1, 0, 20, tzinfo=UTC))
-    write_increment(projects.source(), "in.c-crm.customers", tag="late", rows=5)
-    defs = projects.defs([WINDOWED])
+    defs = _customers_in_two_windows(projects)
 
     result = materialize(defs, CUSTOMERS, instance, partition_key="2026-01-01-00:15")
 
@@ -84,11 +89,7 @@ def test_windowed_partition_copies_only_rows_changed_in_its_window(projects, ins
 
 
 def test_partition_range_runs_once_over_the_covering_window(projects, instance):
-    projects.stack.clock.set(T0)
-    projects.seed("in.c-crm.customers", _rows(3))
-    projects.stack.clock.set(datetime(2026, 1, 1, 0, 20, tzinfo=UTC))
-    write_increment(projects.source(), "in.c-crm.customers", tag="late", rows=5)
-    defs = projects.defs([WINDOWED])
+    defs = _customers_in_two_windows(projects)
     tags = {
         "dagster/asset_partition_range_start": "2026-01-01-00:00",
         "dagster/asset_partition_range_end": "2026-01-01-00:15",
