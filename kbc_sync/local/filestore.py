@@ -11,6 +11,7 @@ import logging
 import secrets
 import socket
 import string
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -79,6 +80,7 @@ class S3Provider:
         self._server = make_server(
             self._host, 0, wrapped, threaded=True, request_handler=_QuietHandler
         )
+        self._server.handle_error = _quiet_errors(self._server.handle_error)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="kbc-local-s3", daemon=True
         )
@@ -178,6 +180,17 @@ class _QuietHandler(MotoRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         logger.debug("S3 %s %s", self.requestline, code)
+
+
+def _quiet_errors(default: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+    """Let connections cut on purpose (the `drop_connection` fault) end without a traceback."""
+
+    def handle_error(request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        default(request, client_address)
+
+    return handle_error
 
 
 def temporary_credentials(*, hours: int) -> dict[str, str]:
