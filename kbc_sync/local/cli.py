@@ -59,7 +59,12 @@ def local_command(
     demo_rows: int,
     env_file: Path | None,
 ) -> None:
-    """Run a local Keboola Storage stack (API plus S3) until Ctrl+C."""
+    """Run a local Keboola Storage stack (API plus S3) until Ctrl+C.
+
+    Prints the environment lines a kbc_sync configuration needs (URLs, tokens, the S3
+    endpoint); the only place the stack ever shows a token.
+    """
+    from kbc_sync.local.demo import seed_empty
     from kbc_sync.local.stack import LocalStack
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -72,11 +77,12 @@ def local_command(
     stack = LocalStack(host=host, port=port, data_dir=data_dir, slice_rows=slice_rows)
     stack.start()
     try:
-        env = {"KBC_SOURCE_URL": stack.url, "AWS_ENDPOINT_URL_S3": stack.s3_endpoint_url}
         if demo:
             click.echo(f"Seeding demo data ({demo_rows:,} orders)...", err=True)
             env = stack.seed_demo(orders_rows=demo_rows)
-        lines = [f"{key}={env[key]}" for key in ENV_KEYS if key in env]
+        else:
+            env = seed_empty(stack)
+        lines = [f"{key}={env[key]}" for key in ENV_KEYS]
         click.echo("\n".join(lines))
         if env_file is not None:
             env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -41,8 +41,18 @@ def seed_demo(stack: LocalStack, *, orders_rows: int = 100_000) -> dict[str, str
     source = stack.add_project("Demo source")
     stack.create_bucket(source, SOURCE_BUCKET)
     _seed_source(stack, source, orders_rows)
+    return _target_and_tokens(stack, source, "Demo target")
 
-    target = stack.add_project("Demo target")
+
+def seed_empty(stack: LocalStack) -> dict[str, str]:
+    """The demo's projects, buckets and tokens without any table; return the env lines."""
+    source = stack.add_project("Local source")
+    stack.create_bucket(source, SOURCE_BUCKET)
+    return _target_and_tokens(stack, source, "Local target")
+
+
+def _target_and_tokens(stack: LocalStack, source: int, target_name: str) -> dict[str, str]:
+    target = stack.add_project(target_name)
     stack.create_bucket(target, TARGET_BUCKET)
     return {
         "KBC_SOURCE_URL": stack.url,
