@@ -1,0 +1,173 @@
+"""Every fault kind of the local stack at every step of a copy.
+
+Transient faults must be ridden out with the target loaded exactly once; lasting faults must stop
+the copy with the target as it was.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from kbc_sync.engine import CopySpec, copy_table
+from kbc_sync.errors import ApiError, CopyError, JobFailedError, KbcSyncError, TransferError
+from kbc_sync_tests.engine.conftest import (
+    SLICE_ROWS,
+    TARGET_BUCKET,
+    Projects,
+    table_rows,
+    target_jobs,
+)
+
+COLUMNS = ["id", "name"]
+# More than one slice, so slice faults hit one slice among several.
+ROWS = [[str(i), f"n{i}"] for i in range(SLICE_ROWS * 3)]
+
+
+def _copy(projects: Projects, mode: str = "update", destination: str = "t") -> object:
+    # No primary key in the source: a second load would double the rows, so the row count
+    # proves "loaded exactly once".
+    source_id = f"in.c-src.{destination}"
+    if projects.source.find_table(source_id) is None:
+        projects.seed(destination, COLUMNS, ROWS)
+    spec = CopySpec(source_id, TARGET_BUCKET, destination, mode)  # type: ignore[arg-type]
+    return copy_table(spec, source=projects.source, target=projects.target)
+
+
+def _assert_loaded_once(projects: Projects) -> None:
+    assert table_rows(projects.target_admin, f"{TARGET_BUCKET}.t") == sorted(map(tuple, ROWS))
+    operations = [job["operationName"] for job in target_jobs(projects)]
+    assert operations.count("tableImport") == 1
+
+
+TRANSIENT = {
+    "export 500": {"method": "POST", "path": "/export-async$", "status": 500, "times": 2},
+    "export dropped": {"method": "POST", "path": "/export-async$", "drop_connection": True,
+                       "times": 1},
+    "export job poll 502": {"method": "GET", "path": "/jobs/\\d+$", "status": 502, "times": 2},
+    "file detail 500": {"method": "GET", "path": "/files/\\d+$", "status": 500, "times": 2},
+    "file detail maintenance": {"method": "GET", "path": "/files/\\d+$", "status": 503,
+                                "retry_after": 1, "times": 1},
+    "prepare 500": {"method": "POST", "path": "/files/prepare$", "status": 500, "times": 1},
+    "slice read 500": {"target": "s3", "method": "GET", "path": "part_00", "status": 500,
+                       "times": 2},
+    "slice read dropped": {"target": "s3", "method": "GET", "path": "part_00",
+                           "drop_connection": True, "times": 2},
+    "upload 500": {"target": "s3", "method": "PUT", "path": "part\\d+\\.csv\\.gz",
+                   "status": 500, "times": 2},
+    "upload dropped": {"target": "s3", "method": "PUT", "path": "part\\d+\\.csv\\.gz",
+                       "drop_connection": True, "times": 1},
+    "manifest 503": {"target": "s3", "method": "PUT", "path": "manifest$", "status": 503,
+                     "times": 1},
+    "import 500": {"method": "POST", "path": "/import-async$", "status": 500, "times": 2},
+    "import maintenance": {"method": "POST", "path": "/import-async$", "status": 503,
+                           "retry_after": 1, "times": 1},
+    "import dropped after sending": {"method": "POST", "path": "/import-async$",
+                                     "drop_connection": True, "times": 1},
+    "create dropped after sending": {"method": "POST", "path": "/tables-async$",
+                                     "drop_connection": True, "times": 1},
+    "import slow": {"method": "POST", "path": "/import-async$", "delay": 1, "times": 1},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fault", list(TRANSIENT.values()), ids=list(TRANSIENT))
+def test_copy_table_transient_fault_is_ridden_out_loading_once(
+    projects: Projects, fault: dict
+) -> None:
+    projects.stack.add_fault(fault)
+
+    result = _copy(projects)
+
+    assert projects.stack.state.faults.count() == 0, "the fault never fired"
+    _assert_loaded_once(projects)
+    assert result.created is True
+
+
+def test_copy_table_dropped_import_into_existing_table_loads_once(projects: Projects) -> None:
+    projects.seed("t", COLUMNS, [["x", "old"]], project="target")
+    projects.stack.add_fault(
+        {"method": "POST", "path": "/import-async$", "drop_connection": True, "times": 1}
+    )
+
+    _copy(projects)
+
+    assert projects.stack.state.faults.count() == 0
+    rows = table_rows(projects.target_admin, f"{TARGET_BUCKET}.t")
+    assert rows == sorted([("x", "old"), *map(tuple, ROWS)])
+
+
+def test_copy_table_export_job_error_stops_before_writing(projects: Projects) -> None:
+    projects.stack.add_fault({"method": "POST", "path": "/export-async$", "job_error": True})
+
+    with pytest.raises(JobFailedError, match="tableExport"):
+        _copy(projects)
+
+    assert target_jobs(projects) == []
+
+
+def test_copy_table_import_job_error_leaves_existing_target_as_it_was(projects: Projects) -> None:
+    projects.seed("t", COLUMNS, [["x", "old"]], project="target")
+    projects.stack.add_fault({"method": "POST", "path": "/import-async$", "job_error": True})
+
+    with pytest.raises(JobFailedError, match="tableImport"):
+        _copy(projects, mode="replace")
+
+    assert table_rows(projects.target_admin, f"{TARGET_BUCKET}.t") == [("x", "old")]
+
+
+def test_copy_table_lasting_slice_read_failure_raises_transfer_error(projects: Projects) -> None:
+    projects.stack.add_fault({"target": "s3", "method": "GET", "path": "part_00", "status": 500})
+
+    with pytest.raises(TransferError, match="run the copy again"):
+        _copy(projects)
+
+    assert projects.target_admin.find_table(f"{TARGET_BUCKET}.t") is None
+
+
+def test_copy_table_lasting_upload_failure_raises_transfer_error(projects: Projects) -> None:
+    projects.stack.add_fault(
+        {"target": "s3", "method": "PUT", "path": "part\\d+\\.csv\\.gz", "status": 403}
+    )
+
+    with pytest.raises(TransferError):
+        _copy(projects)
+
+    assert projects.target_admin.find_table(f"{TARGET_BUCKET}.t") is None
+
+
+def test_copy_table_lasting_maintenance_raises_api_error(projects: Projects) -> None:
+    projects.stack.add_fault(
+        {"method": "POST", "path": "/export-async$", "status": 503, "retry_after": 0}
+    )
+
+    with pytest.raises(ApiError) as info:
+        _copy(projects)
+
+    assert info.value.status == 503
+    assert target_jobs(projects) == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/tables-async$", "/import-async$", "/tables/[^/]+$"],
+    ids=["create", "import", "drop"],
+)
+def test_copy_table_recreate_failure_restores_the_old_table(projects: Projects, path: str) -> None:
+    projects.seed("t", ["id", "old"], [["x", "kept"]], primary_key=["id"], project="target")
+    method = "DELETE" if path.endswith("[^/]+$") else "POST"
+    # The stack's first tables-async of the copy is the create; a restore (also tables-async)
+    # must still succeed, so the fault fires once only.
+    projects.stack.add_fault({"method": method, "path": path, "job_error": True, "times": 1})
+
+    with pytest.raises((CopyError, KbcSyncError)) as info:
+        _copy(projects, mode="recreate")
+
+    table = projects.target_admin.get_table(f"{TARGET_BUCKET}.t")
+    assert (table["columns"], table["primaryKey"]) == (["id", "old"], ["id"])
+    assert table_rows(projects.target_admin, table["id"]) == [("x", "kept")]
+    assert isinstance(info.value, CopyError)
+    if method == "POST":
+        assert info.value.restored is True
+        assert "restored from a snapshot" in str(info.value)
+    else:
+        assert info.value.restored is False
+        assert "unchanged" in str(info.value)
