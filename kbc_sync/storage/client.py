@@ -16,21 +16,15 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
-from requests.exceptions import ContentDecodingError
-from urllib3.exceptions import MaxRetryError
 
-from kbc_sync import __version__ as _version
 from kbc_sync.errors import KbcSyncError, NotFoundError
 from kbc_sync.storage import jobs, links
-from kbc_sync.storage.redact import mask, register_secret
-from kbc_sync.storage.responses import api_error, connection_error, normalise
-from kbc_sync.storage.retry import StorageRetry, is_resend_safe
+from kbc_sync.storage.redact import register_file_credentials
+from kbc_sync.storage.retry import StorageRetry
 from kbc_sync.storage.stacks import resolve_stack_url
+from kbc_sync.storage.transport import Transport
 
 logger = logging.getLogger(__name__)
-
-USER_AGENT = f"kbc_sync/{_version} (+Keboola table copy; python-requests)"
 
 Job = dict[str, Any]
 
@@ -77,21 +71,26 @@ class StorageClient:
     ) -> None:
         self.url = resolve_stack_url(url)
         self.token_env = token_env
-        self.timeout = timeout
         self.job_poll_max_interval = job_poll_max_interval
         self.job_timeout = job_timeout
-        self._token = token
         self._project_id: str | None = None
-        register_secret(token)
 
-        self.retry = StorageRetry(
+        retry = StorageRetry(
             max_retries,
             backoff_base=backoff_base,
             backoff_max=backoff_max,
             retry_after_max=retry_after_max,
         )
-        self.session = session or requests.Session()
-        self.session.mount(f"{self.url}/", HTTPAdapter(max_retries=self.retry))
+        self._transport = Transport(
+            self.url,
+            token,
+            token_env=token_env,
+            session=session,
+            timeout=timeout,
+            retry=retry,
+        )
+        self._call = self._transport.call
+        self.session = self._transport.session
 
     def __repr__(self) -> str:
         return f"StorageClient(url={self.url!r}, token_env={self.token_env!r})"
@@ -326,7 +325,7 @@ class StorageClient:
         detail = self._call(
             "GET", f"files/{_q(str(file_id))}", params=params, what=f"file {file_id}"
         )
-        _register_credentials(detail)
+        register_file_credentials(detail)
         return detail
 
     def prepare_file(
@@ -347,7 +346,7 @@ class StorageClient:
         if size_bytes is not None:
             body["sizeBytes"] = size_bytes
         prepared = self._call("POST", "files/prepare", json=body, what=f'file "{name}"')
-        _register_credentials(prepared)
+        register_file_credentials(prepared)
         return prepared
 
     def delete_file(self, file_id: str | int) -> None:
@@ -376,117 +375,6 @@ class StorageClient:
         except KbcSyncError:
             # A link must never hide the error it is built for.
             return None
-
-    # -- the one place requests are sent -----------------------------------------------------
-
-    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send one call; resend it when its body broke off and it is safe to send twice.
-
-        The mounted `StorageRetry` covers everything up to the response headers. requests reads
-        the body afterwards, outside urllib3's retry loop, so a connection that drops in the
-        middle of a body is retried here, with the same counters, waits and WARNING lines.
-        """
-        state = self.retry
-        while True:
-            try:
-                return self.session.request(
-                    method, f"{self.url}{path}", timeout=self.timeout, **kwargs
-                )
-            except requests.RequestException as exc:
-                if not (_body_lost(exc) and is_resend_safe(method, path)):
-                    raise
-                try:
-                    state = state.increment(method, path, error=exc)
-                except MaxRetryError:
-                    raise exc from None
-            state.sleep()
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        params: dict[str, str] | None = None,
-        json: Any = None,
-        run_id: str | None = None,
-    ) -> Any:
-        full_path = f"/v2/storage/{path}"
-        headers = {
-            "X-StorageApi-Token": self._token,
-            "Accept-Encoding": "gzip",
-            "User-Agent": USER_AGENT,
-        }
-        if run_id:
-            headers["X-KBC-RunId"] = run_id
-
-        logger.debug("Storage API %s %s", method, mask(full_path))
-        try:
-            response = self._send(method, full_path, params=params, json=json, headers=headers)
-        except requests.RequestException as exc:
-            maybe_done = _was_sent(exc) and not is_resend_safe(method, full_path)
-            raise connection_error(
-                exc,
-                method=method,
-                path=full_path,
-                what=what,
-                stack_url=self.url,
-                maybe_done=maybe_done,
-            ) from exc
-
-        if response.status_code >= 400:
-            raise api_error(
-                response,
-                method=method,
-                path=full_path,
-                what=what,
-                stack_url=self.url,
-                token_env=self.token_env,
-            )
-        if response.status_code == 204 or not response.content:
-            return None
-        return normalise(response.json())
-
-
-def _body_lost(exc: requests.RequestException) -> bool:
-    return isinstance(exc, (requests.exceptions.ChunkedEncodingError, ContentDecodingError))
-
-
-def _was_sent(exc: requests.RequestException) -> bool:
-    """Tell whether a request may have reached the server before the connection failed."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
-    if isinstance(exc, requests.ConnectionError):
-        reason = getattr(exc.args[0], "reason", None) if exc.args else None
-        name = type(reason).__name__ if reason is not None else ""
-        return name not in ("NewConnectionError", "ConnectTimeoutError", "NameResolutionError")
-    return True
-
-
-def _register_credentials(detail: dict[str, Any]) -> None:
-    """Register every credential of a file resource, so that `mask` hides it everywhere."""
-    for section in ("uploadParams", "absUploadParams", "gcsUploadParams"):
-        params = detail.get(section)
-        if isinstance(params, dict):
-            _register_credentials(params)
-
-    for key in ("credentials", "absCredentials", "gcsCredentials"):
-        credentials = detail.get(key)
-        if isinstance(credentials, dict):
-            for name, value in credentials.items():
-                if name in _SECRET_FIELDS and isinstance(value, str):
-                    register_secret(value)
-
-    if isinstance(detail.get("access_token"), str):
-        register_secret(detail["access_token"])
-    url = detail.get("url")
-    if isinstance(url, str) and "?" in url:
-        register_secret(url.split("?", 1)[1])
-
-
-_SECRET_FIELDS = frozenset(
-    {"AccessKeyId", "SecretAccessKey", "SessionToken", "SASConnectionString", "access_token"}
-)
 
 
 def _time_param(value: datetime | str | int) -> str:

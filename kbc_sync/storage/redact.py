@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from typing import Any
 
 MASK = "***"
 
@@ -68,6 +69,37 @@ def register_secret(value: str | None) -> None:
     if value and len(value) >= 6:
         with _lock:
             _secrets.add(value)
+
+
+def register_file_credentials(detail: dict[str, Any]) -> None:
+    """Register every credential of a Storage file resource as a secret to mask.
+
+    Args:
+        detail: a file detail or prepare answer (`credentials`, `uploadParams`, `absCredentials`,
+            `gcsUploadParams` ...) and its signed `url`.
+    """
+    for section in ("uploadParams", "absUploadParams", "gcsUploadParams"):
+        params = detail.get(section)
+        if isinstance(params, dict):
+            register_file_credentials(params)
+
+    for key in ("credentials", "absCredentials", "gcsCredentials"):
+        credentials = detail.get(key)
+        if isinstance(credentials, dict):
+            for name, value in credentials.items():
+                if name in _SECRET_FIELDS and isinstance(value, str):
+                    register_secret(value)
+
+    if isinstance(detail.get("access_token"), str):
+        register_secret(detail["access_token"])
+    url = detail.get("url")
+    if isinstance(url, str) and "?" in url:
+        register_secret(url.split("?", 1)[1])
+
+
+_SECRET_FIELDS = frozenset(
+    {"AccessKeyId", "SecretAccessKey", "SessionToken", "SASConnectionString", "access_token"}
+)
 
 
 def mask(text: object) -> str:
