@@ -82,7 +82,7 @@ def read_header(path: Path, dialect: Dialect) -> list[str]:
     """
     opener = gzip.open if is_gzip(path) else open
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, **_python_dialect(dialect))
             header = next(reader, None)
     except (UnicodeDecodeError, csv.Error, OSError) as exc:

@@ -19,7 +19,8 @@ columns and its metadata as they were. No row passes through Python.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +35,6 @@ from kbc_sync.local.tablemeta import TableMeta
 logger = logging.getLogger(__name__)
 
 _STAGE = "kbc_stage"
-_INCOMING = "kbc_incoming"
 
 
 @dataclass(frozen=True)
@@ -101,20 +101,24 @@ def run_load(
     now = timeparse.to_naive_utc(now)
     columns = csv_columns(request, meta.columns)
     _check_columns(meta, columns)
-    header = request.has_header and request.columns is None
-
-    rows = _stage(cur, request, columns, header=header)
     added = [name for name in columns if name not in meta.columns]
     for name in added:
         cur.execute(f"ALTER TABLE {meta.physical} ADD COLUMN {sql_ident(name)} VARCHAR DEFAULT ''")
     meta = meta.with_changes(columns=[*meta.columns, *added])
-    if meta.is_typed:
-        _check_values(cur, meta)
+    source = _source_sql(request, columns)
 
-    _build_incoming(cur, meta)
-    changed = _apply(cur, meta, incremental=request.incremental, now=now)
-    cur.execute(f"DROP TABLE {_INCOMING}")
-    cur.execute(f"DROP TABLE {_STAGE}")
+    if not meta.primary_key and not meta.is_typed:
+        # Nothing to check or fold: rows go straight from the files into the table.
+        with _reading_csv(len(columns)):
+            rows, changed = _append(cur, meta, source, incremental=request.incremental, now=now)
+    else:
+        rows = _stage(cur, source, len(columns))
+        if meta.is_typed:
+            _check_values(cur, meta)
+        if meta.primary_key:
+            _fold_duplicate_keys(cur, meta.primary_key)
+        changed = _apply(cur, meta, incremental=request.incremental, now=now)
+        cur.execute(f"DROP TABLE {_STAGE}")
 
     count, size = tablemeta.measure(cur, meta.physical, meta.columns)
     meta = meta.with_changes(
@@ -156,26 +160,36 @@ def _check_columns(meta: TableMeta, columns: list[str]) -> None:
         )
 
 
-def _stage(
-    cur: duckdb.DuckDBPyConnection, request: LoadRequest, columns: list[str], *, header: bool
-) -> int:
+def _source_sql(request: LoadRequest, columns: list[str]) -> str:
+    header = request.has_header and request.columns is None
     files = [path for path in request.files if not csvio.is_empty(path)]
     if not files:
-        definition = ", ".join(f"{sql_ident(name)} VARCHAR" for name in columns)
-        cur.execute(f"CREATE TEMP TABLE {_STAGE} ({definition})")
-        return 0
+        nulls = ", ".join(f"NULL::VARCHAR AS {sql_ident(name)}" for name in columns)
+        return f"SELECT {nulls} WHERE false"
 
     reads = [csvio.read_csv_sql(path, columns, request.dialect, header=header) for path in files]
-    union = " UNION ALL ".join(f"SELECT * FROM {read}" for read in reads)
+    return " UNION ALL ".join(f"SELECT * FROM {read}" for read in reads)
+
+
+@contextmanager
+def _reading_csv(columns: int) -> Iterator[None]:
     try:
-        cur.execute(f"CREATE TEMP TABLE {_STAGE} AS {union}")
-    except duckdb.Error as exc:
-        detail = str(exc).strip().splitlines()[0]
+        yield
+    except duckdb.InvalidInputException as exc:
+        # DuckDB's message: "CSV Error on Line: N", the offending line, then the reason.
+        lines = [line.strip() for line in str(exc).splitlines()]
+        where = lines[0].removeprefix("Invalid Input Error: ")
+        reason = next((line for line in lines[2:] if line and not line.startswith("Possible")), "")
         raise LoadFailed(
             "csvImport.invalidCsv",
-            f"The csv file is not valid: {detail} Check the delimiter, the enclosure and that "
-            f"every row has the {len(columns)} columns of the header.",
+            f"The csv file is not valid: {where}: {reason} Check the delimiter, the enclosure, "
+            f"the encoding (UTF-8) and that every row has {columns} columns.",
         ) from exc
+
+
+def _stage(cur: duckdb.DuckDBPyConnection, source: str, width: int) -> int:
+    with _reading_csv(width):
+        cur.execute(f"CREATE TEMP TABLE {_STAGE} AS {source}")
     return int(cur.execute(f"SELECT count(*) FROM {_STAGE}").fetchone()[0])
 
 
@@ -211,7 +225,40 @@ def _check_values(cur: duckdb.DuckDBPyConnection, meta: TableMeta) -> None:
             )
 
 
-def _build_incoming(cur: duckdb.DuckDBPyConnection, meta: TableMeta) -> None:
+def _fold_duplicate_keys(cur: duckdb.DuckDBPyConnection, keys: list[str]) -> None:
+    # Most loads carry each key once; a narrow count finds out before any wide work.
+    key_sql = ", ".join(sql_ident(key) for key in keys)
+    duplicates = cur.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {_STAGE} GROUP BY {key_sql} HAVING count(*) > 1)"
+    ).fetchone()[0]
+    if not duplicates:
+        return
+
+    match = " AND ".join(f"s.{sql_ident(key)} = d.{sql_ident(key)}" for key in keys)
+    cur.execute(
+        f"DELETE FROM {_STAGE} AS s USING (SELECT {key_sql}, min(rowid) AS keep FROM {_STAGE} "
+        f"GROUP BY {key_sql} HAVING count(*) > 1) AS d WHERE {match} AND s.rowid <> d.keep"
+    )
+
+
+def _append(
+    cur: duckdb.DuckDBPyConnection, meta: TableMeta, source: str, *, incremental: bool,
+    now: datetime,
+) -> tuple[int, bool]:  # fmt: skip
+    deleted = 0 if incremental else _count(cur.execute(f"DELETE FROM {meta.physical}"))
+    names_sql = ", ".join(sql_ident(name) for name in meta.columns)
+    inserted = _count(
+        cur.execute(
+            f"INSERT INTO {meta.physical} ({names_sql}, _timestamp) "
+            f"SELECT {names_sql}, ?::TIMESTAMP FROM ({source})",
+            [now],
+        )
+    )
+    return inserted, bool(deleted or inserted)
+
+
+def _incoming_sql(meta: TableMeta) -> str:
+    """The staged rows as the table stores them (typed values converted, empty is NULL)."""
     exprs = []
     for name in meta.columns:
         value = sql_ident(name)
@@ -219,29 +266,24 @@ def _build_incoming(cur: duckdb.DuckDBPyConnection, meta: TableMeta) -> None:
         if column is not None:
             value = typedefs.convert_sql(column, f"NULLIF({value}, '')")
         exprs.append(f"{value} AS {sql_ident(name)}")
-
-    distinct = ""
-    if meta.primary_key:
-        distinct = f"DISTINCT ON ({', '.join(sql_ident(key) for key in meta.primary_key)}) "
-    cur.execute(
-        f"CREATE TEMP TABLE {_INCOMING} AS SELECT {distinct}{', '.join(exprs)} FROM {_STAGE}"
-    )
+    return f"SELECT {', '.join(exprs)} FROM {_STAGE}"
 
 
 def _apply(
     cur: duckdb.DuckDBPyConnection, meta: TableMeta, *, incremental: bool, now: datetime
 ) -> bool:
     target = meta.physical
+    incoming = f"({_incoming_sql(meta)})"
     names_sql = ", ".join(sql_ident(name) for name in meta.columns)
     insert = f"INSERT INTO {target} ({names_sql}, _timestamp) SELECT {names_sql}, ?::TIMESTAMP"
 
     if not incremental:
         deleted = _count(cur.execute(f"DELETE FROM {target}"))
-        inserted = _count(cur.execute(f"{insert} FROM {_INCOMING}", [now]))
+        inserted = _count(cur.execute(f"{insert} FROM {incoming}", [now]))
         return bool(deleted or inserted)
 
     if not meta.primary_key:
-        return bool(_count(cur.execute(f"{insert} FROM {_INCOMING}", [now])))
+        return bool(_count(cur.execute(f"{insert} FROM {incoming}", [now])))
 
     keys = " AND ".join(f"t.{sql_ident(k)} = i.{sql_ident(k)}" for k in meta.primary_key)
     values = [name for name in meta.columns if name not in meta.primary_key]
@@ -256,12 +298,12 @@ def _apply(
             condition = f"{keys} AND ({differs})"
         updated = _count(cur.execute(
             f"UPDATE {target} AS t SET {', '.join([*assignments, '_timestamp = ?::TIMESTAMP'])} "
-            f"FROM {_INCOMING} AS i WHERE {condition}",
+            f"FROM {incoming} AS i WHERE {condition}",
             [now],
         ))  # fmt: skip
 
     inserted = _count(cur.execute(
-        f"{insert} FROM {_INCOMING} AS i WHERE NOT EXISTS "
+        f"{insert} FROM {incoming} AS i WHERE NOT EXISTS "
         f"(SELECT 1 FROM {target} AS t WHERE {keys})",
         [now],
     ))  # fmt: skip
