@@ -94,7 +94,10 @@ def register_file_credentials(detail: dict[str, Any]) -> None:
         register_secret(detail["access_token"])
     url = detail.get("url")
     if isinstance(url, str) and "?" in url:
-        register_secret(url.split("?", 1)[1])
+        query = url.split("?", 1)[1]
+        register_secret(query)
+        for pair in query.split("&"):
+            register_secret(pair.partition("=")[2])
 
 
 _SECRET_FIELDS = frozenset(

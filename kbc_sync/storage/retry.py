@@ -16,7 +16,9 @@ What is retried:
   them instead, and the caller looks the job up by its run id (`find_job_by_run_id`) before
   deciding to send the request again.
 
-Other 4xx are never retried: the request itself has to change first.
+Other 4xx are never retried: the request itself has to change first. A response whose body
+breaks off after its headers arrived is outside urllib3's loop; `transport.Transport` resends
+it under the same rules and counters.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import re
 import time
 from typing import Any
 
+from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
 from kbc_sync.storage.redact import mask
@@ -151,7 +154,10 @@ class StorageRetry(Retry):
         """Wait before the next attempt, logging one WARNING line for it."""
         delay = None
         if response is not None and self.respect_retry_after_header:
-            delay = self.get_retry_after(response)
+            try:
+                delay = self.get_retry_after(response)
+            except InvalidHeader:
+                delay = None  # a malformed Retry-After falls back to backoff
         if delay is None:
             delay = self.get_backoff_time()
 

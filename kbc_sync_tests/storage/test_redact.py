@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import logging
 
-from kbc_sync.storage.redact import MaskingFilter, mask, register_secret
+from kbc_sync.storage.redact import (
+    MaskingFilter,
+    mask,
+    register_file_credentials,
+    register_secret,
+)
 
 
 def test_mask_keboola_token_masked() -> None:
@@ -82,3 +87,17 @@ def test_masking_filter_record_with_args_masked() -> None:
     MaskingFilter().filter(record)
 
     assert record.getMessage() == "sent ***"
+
+
+def test_register_file_credentials_masks_each_credential_in_any_text() -> None:
+    prepare = {
+        "url": "https://files.example/f.csv?opaque=Zq81xLmN0pQ",
+        "uploadParams": {"credentials": {"SecretAccessKey": "Wq9/secret+Key", "Expiration": "x"}},
+        "absCredentials": {"SASConnectionString": "Endpoint=odd;Shape=value-42z"},
+        "gcsUploadParams": {"access_token": "opaque-gcs-token-77", "bucket": "b"},
+    }
+
+    register_file_credentials(prepare)
+    masked = mask("Wq9/secret+Key Endpoint=odd;Shape=value-42z opaque-gcs-token-77 Zq81xLmN0pQ b")
+
+    assert masked == "*** *** *** *** b"

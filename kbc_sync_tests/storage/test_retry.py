@@ -190,3 +190,14 @@ def test_is_resend_safe_only_calls_that_cannot_change_data_twice(
 )
 def test_is_retryable_status_5xx_but_501_and_429(status: int, retryable: bool) -> None:
     assert is_retryable_status(status) is retryable
+
+
+def test_call_malformed_retry_after_falls_back_to_backoff(
+    stub: StubServer, client: StorageClient
+) -> None:
+    stub.add("GET", VERIFY, Reply(503, {"status": "maintenance"}, {"Retry-After": "soon-ish"}), OK)
+
+    detail = client.verify_token()
+
+    assert detail["id"] == "1"
+    assert len(stub.requests_to("GET", VERIFY)) == 2
