@@ -96,6 +96,7 @@ class LocalStack:
             self._state.jobs.shutdown()
             for project in self._state.accounts.projects.values():
                 project.store.close()
+            self._state = None
         if self._provider is not None:
             self._provider.stop()
             self._provider = None
