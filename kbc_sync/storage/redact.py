@@ -97,8 +97,14 @@ def register_file_credentials(detail: dict[str, Any]) -> None:
         query = url.split("?", 1)[1]
         register_secret(query)
         for pair in query.split("&"):
-            register_secret(pair.partition("=")[2])
+            name, _, value = pair.partition("=")
+            if _SECRET_PARAM.search(name):
+                register_secret(value)
 
+
+# Query parameters of signed URLs whose values are secrets on their own; expiry and algorithm
+# values are not, and masking them would only garble text.
+_SECRET_PARAM = re.compile(r"sig|credential|token|key", re.IGNORECASE)
 
 _SECRET_FIELDS = frozenset(
     {"AccessKeyId", "SecretAccessKey", "SessionToken", "SASConnectionString", "access_token"}

@@ -91,13 +91,15 @@ def test_masking_filter_record_with_args_masked() -> None:
 
 def test_register_file_credentials_masks_each_credential_in_any_text() -> None:
     prepare = {
-        "url": "https://files.example/f.csv?opaque=Zq81xLmN0pQ",
+        "url": "https://files.example/f.csv?Expires=1796306983&Signature=Zq81xLmN0pQ",
         "uploadParams": {"credentials": {"SecretAccessKey": "Wq9/secret+Key", "Expiration": "x"}},
         "absCredentials": {"SASConnectionString": "Endpoint=odd;Shape=value-42z"},
         "gcsUploadParams": {"access_token": "opaque-gcs-token-77", "bucket": "b"},
     }
 
     register_file_credentials(prepare)
-    masked = mask("Wq9/secret+Key Endpoint=odd;Shape=value-42z opaque-gcs-token-77 Zq81xLmN0pQ b")
+    masked = mask("Wq9/secret+Key Endpoint=odd;Shape=value-42z opaque-gcs-token-77 Zq81xLmN0pQ")
+    expiry = mask("expires 1796306983")
 
-    assert masked == "*** *** *** *** b"
+    assert masked == "*** *** *** ***"
+    assert expiry == "expires 1796306983"
