@@ -82,7 +82,9 @@ def read_header(path: Path, dialect: Dialect) -> list[str]:
     """
     opener = gzip.open if is_gzip(path) else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+        # Decoding reads ahead of the first line: bad bytes further down are the data
+        # reader's to report (with their line), so they must not fail the header here.
+        with opener(path, "rt", encoding="utf-8-sig", errors="replace", newline="") as handle:
             reader = csv.reader(handle, **_python_dialect(dialect))
             header = next(reader, None)
     except (UnicodeDecodeError, csv.Error, OSError) as exc:

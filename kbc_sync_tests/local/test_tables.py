@@ -303,3 +303,36 @@ def test_file_backed_store_keeps_tables_after_reopen(tmp_path: Path) -> None:
 
     assert rows == [["1", "a"]]
     assert table["primaryKey"] == ["id"]
+
+
+def test_load_not_utf8_names_the_line(store: TableStore, tmp_path: Path) -> None:
+    make_table(store, tmp_path, "id,name\n1,a\n", key=())
+    data = tmp_path / "latin1.csv"
+    data.write_bytes("id,name\n2,b\n3,Žluť\n".encode("cp1250"))
+
+    with pytest.raises(LoadFailed, match=r"CSV Error on Line: 3: Invalid unicode"):
+        store.load(TABLE, [data], incremental=True)
+
+    assert table_rows(store) == [["1", "a"]]
+
+
+def test_load_into_missing_table_is_404(store: TableStore, tmp_path: Path) -> None:
+    data = write(tmp_path, "a.csv", "id\n1\n")
+
+    with pytest.raises(TableError) as failure:
+        store.load("in.c-main.nope", [data], incremental=True)
+
+    assert failure.value.code == "storage.tables.notFound"
+    assert failure.value.status == 404
+
+
+def test_load_incremental_duplicate_keys_fold_to_one_row(store: TableStore, tmp_path: Path) -> None:
+    make_table(store, tmp_path, "id,name\n1,a\n")
+    data = write(tmp_path, "dups.csv", "id,name\n2,x\n2,x\n3,y\n3,z\n")
+
+    result = store.load(TABLE, [data], incremental=True, now=at(1))
+
+    rows = table_rows(store)
+    assert result.rows_loaded == 4
+    assert [row[0] for row in rows] == ["1", "2", "3"]
+    assert rows[2][1] in {"y", "z"}
