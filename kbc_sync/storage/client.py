@@ -100,7 +100,7 @@ class StorageClient:
     def verify_token(self) -> dict[str, Any]:
         """Return the token's detail: project (`owner`), `bucketPermissions`, flags."""
         detail = self._call("GET", "tokens/verify", what="the token")
-        self._project_id = str(detail.get("owner", {}).get("id") or "") or None
+        self._project_id = str((detail.get("owner") or {}).get("id") or "") or None
         return detail
 
     @property

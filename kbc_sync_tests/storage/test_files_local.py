@@ -6,6 +6,7 @@ import csv
 import gzip
 import io
 import os
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -140,3 +141,38 @@ def test_open_slice_missing_object_raises_masked_transfer_error(project: Project
 
     assert secret not in str(info.value)
     assert isinstance(info.value.__cause__, Exception)
+
+
+def test_start_export_datetime_window_selects_rows_changed_inside(project: Project) -> None:
+    clock = project.stack.clock
+    start = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    try:
+        clock.set(start)
+        table_id = project.seed("windowed", 3)
+        clock.set(start + timedelta(hours=1))
+        project.stack.seed_table(
+            project.id, f"{project.bucket}.newer", ["id", "name"], [("7", "seven"), ("8", "eight")]
+        )
+        job = project.client.wait_for_job(project.client.start_export(f"{project.bucket}.newer"))
+        load = project.client.start_import(
+            table_id, job["results"]["file"]["id"], incremental=True, columns=["id", "name"]
+        )
+        project.client.wait_for_job(load)
+    finally:
+        clock.release()
+
+    window = project.client.start_export(
+        table_id,
+        changed_since=start + timedelta(minutes=30),
+        changed_until=start + timedelta(hours=2),
+    )
+    before = project.client.start_export(table_id, changed_until=start + timedelta(minutes=30))
+    inside = _all_rows(project.client.get_file(_file_id(project, window)))
+    earlier = _all_rows(project.client.get_file(_file_id(project, before)))
+
+    assert sorted(inside) == [["7", "seven"], ["8", "eight"]]
+    assert sorted(earlier) == [["0", "name 0"], ["1", "name 1"], ["2", "name 2"]]
+
+
+def _file_id(project: Project, job: dict) -> str:
+    return project.client.wait_for_job(job)["results"]["file"]["id"]
