@@ -79,6 +79,9 @@ def connect(path: Path | None, memory_limit: str, threads: int, temp_dir: Path) 
         # Row order inside a table does not matter (Keboola exports in random order);
         # letting DuckDB drop it keeps COPY and CTAS streaming with flat memory.
         "preserve_insertion_order": False,
+        # The stack trades disk for speed: compressing row groups made a file-backed load
+        # of 1M rows x 10 columns about 2.5x slower here.
+        "force_compression": "uncompressed",
     }
     db = duckdb.connect(str(path) if path else ":memory:", config=config)
     db.execute(SCHEMA)
