@@ -15,6 +15,7 @@ range of row ids. (Inside a transaction the ids of new rows start at a large off
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from kbc_sync.local import csvio, timeparse
 from kbc_sync.local.csvio import sql_ident
 from kbc_sync.local.tableerrors import TableError
 from kbc_sync.local.tablemeta import TableMeta
+
+logger = logging.getLogger(__name__)
 
 _OPERATORS = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 _DATA_TYPES = {
@@ -124,6 +127,7 @@ def export_slices(
             job.result()
 
     cur.execute(f"DROP TABLE {_EXPORT}")
+    logger.debug("exported %d rows of %s in %d slices", total, meta.table_id, len(paths))
     return paths
 
 

@@ -127,7 +127,6 @@ def run_load(
         rows_count=count,
         data_size=size,
     )
-    logger.debug("loaded %d rows into %s (changed=%s)", rows, meta.table_id, changed)
     return meta, LoadResult(columns, [], rows, size, changed)
 
 

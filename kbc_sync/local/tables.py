@@ -177,7 +177,7 @@ class TableStore:
             meta = tableops.require(cur, table_id)
             meta, result = loads.run_load(cur, meta, request, moment)
             tablemeta.save_table(cur, meta)
-        logger.info(
+        logger.debug(
             "loaded %d rows into %s (incremental=%s, changed=%s)",
             result.rows_loaded, table_id, incremental, result.changed,
         )  # fmt: skip

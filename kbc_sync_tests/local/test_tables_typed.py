@@ -164,3 +164,29 @@ def test_snapshot_of_typed_table_keeps_definition(store: TableStore) -> None:
 
     assert restored["isTyped"] is True
     assert restored["definition"] == store.describe(TABLE)["definition"]
+
+
+def test_typed_float_timestamp_and_short_varchar(tmp_path: Path) -> None:
+    store = TableStore(None)
+    definition = [
+        {"name": "ratio", "definition": {"type": "DOUBLE"}},
+        {"name": "at", "definition": {"type": "TIMESTAMP"}},
+        {"name": "code", "definition": {"type": "VARCHAR", "length": "3"}},
+    ]
+    store.create_table("in.c-main.m", None, definition=definition, now=at(0))
+    good = write(tmp_path, "good.csv", "ratio,at,code\n0.25,2024-01-02 03:04:05,abc\n")
+    long_code = write(tmp_path, "long.csv", "ratio,at,code\n1,2024-01-02 03:04:05,abcd\n")
+
+    try:
+        store.load("in.c-main.m", [good], incremental=True, now=at(1))
+        with pytest.raises(LoadFailed, match=r'column "code" do not fit its type VARCHAR\(3\)'):
+            store.load("in.c-main.m", [long_code], incremental=True, now=at(2))
+        rows = table_rows(store, "in.c-main.m")
+        types = [
+            c["definition"]["type"] for c in store.describe("in.c-main.m")["definition"]["columns"]
+        ]
+    finally:
+        store.close()
+
+    assert rows == [["0.25", "2024-01-02 03:04:05", "abc"]]
+    assert types == ["FLOAT", "TIMESTAMP_NTZ", "VARCHAR"]
