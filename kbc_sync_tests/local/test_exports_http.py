@@ -215,3 +215,15 @@ def test_window_boundaries_are_since_inclusive_until_exclusive(
 
     assert len(at_since) == 1
     assert at_until == []
+
+
+def test_export_bad_filter_operator_is_400(project: StackProject) -> None:
+    _seed(project, rows=1)
+
+    response = project.master.post(
+        f"tables/{T}/export-async",
+        json={"whereFilters": [{"column": "city", "operator": "like", "values": ["P%"]}]},
+    )
+
+    assert response.status_code == 400
+    assert "Invalid operator" in response.json()["error"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from kbc_sync_tests.local.conftest import StackProject
 from kbc_sync_tests.local.helpers import (
     create,
@@ -161,14 +163,17 @@ def test_gzipped_file_loads(project: StackProject) -> None:
     assert ["7", "gz"] in _rows(project)
 
 
-def test_sliced_file_loads_with_columns(project: StackProject) -> None:
+@pytest.mark.parametrize(
+    "columns", [{"columns[]": ["id", "name"]}, {"columns[0]": "id", "columns[1]": "name"}]
+)
+def test_sliced_file_loads_with_columns(project: StackProject, columns: dict) -> None:
     _table(project)
     slices = [csv_bytes(None, [["10", "x"]]), csv_bytes(None, [["11", "y"]], compress=True)]
     file_id = upload_sliced(project.master, project.s3, "data.csv", slices)
 
     job = project.master.run(
         "POST", f"tables/{T}/import-async",
-        data={"dataFileId": file_id, "incremental": "0", "columns[]": ["id", "name"]},
+        data={"dataFileId": file_id, "incremental": "0", **columns},
     )  # fmt: skip
 
     assert job["status"] == "success", job
