@@ -1,26 +1,23 @@
-"""The asset that copies one configured row, built by `build_copy_asset`."""
+"""The copy assets: one multi-asset per target and window cadence, one asset per row in it.
+
+Grouping keeps the number of Dagster ops small (a handful instead of one per table), so a
+configuration of a thousand rows still loads in seconds; each row stays its own asset with its
+own checks, and any subset of them can be materialized. The copies a step is asked for run a few
+at a time in threads: they mostly wait on Storage jobs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any
 
 import dagster as dg
 
 from kbc_sync.defs import checks
-from kbc_sync.defs.partitions import (
-    HIGH_WATER_MARK,
-    SOURCE_LAST_CHANGE,
-    adaptive_window,
-    last_high_water_mark,
-    parse_change_date,
-    partitions_def_for,
-    run_window,
-)
-from kbc_sync.defs.report import ProgressLog, copy_metadata, failure, step_log
+from kbc_sync.defs.copy_step import copy_row
+from kbc_sync.defs.report import step_log
 from kbc_sync.defs.translator import CopyRow, slug
-from kbc_sync.engine import copy_table
-from kbc_sync.engine.spec import CopySpec, Window
-from kbc_sync.errors import KbcSyncError
 
 SOURCE_RESOURCE_KEY = "keboola_source"
 
@@ -31,172 +28,108 @@ def target_resource_key(target_name: str) -> str:
 
 
 def target_pool(target_name: str) -> str:
-    """Pool shared by every copy into one target, to cap parallel loads into that project."""
+    """Pool shared by every copy step into one target, to cap the load on that project."""
     return f"keboola_target_{slug(target_name)}"
 
 
-def build_copy_asset(row: CopyRow, spec: dg.AssetSpec) -> dg.AssetsDefinition:
-    """Build the asset that copies `row`, described by `spec` (from the translator).
+def build_copy_assets(
+    name: str,
+    rows: Sequence[tuple[CopyRow, dg.AssetSpec]],
+    partitions_def: dg.PartitionsDefinition | None,
+) -> dg.AssetsDefinition:
+    """Build the multi-asset copying `rows`, all of one target and one partitioning.
 
-    Windowed rows are partitioned by their window; a backfill of several windows runs once and
-    exports the window covering them all. Full and adaptive rows are not partitioned.
+    Args:
+        name: the op name.
+        rows: each row with its spec from the translator.
+        partitions_def: the rows' time windows, None for whole-table and adaptive rows. A
+            backfill of several windows runs once and exports the window covering them all.
     """
-    partitions_def = partitions_def_for(row)
-    target_key = target_resource_key(row.target.name)
-    copy_spec = row.table.to_copy_spec(row.target)
+    target = rows[0][0].target
+    target_key = target_resource_key(target.name)
+    by_key = {spec.key: row for row, spec in rows}
 
     @dg.multi_asset(
-        name=spec.key.to_python_identifier(),
-        specs=[spec.replace_attributes(partitions_def=partitions_def)],
-        check_specs=checks.check_specs(spec.key),
+        name=name,
+        specs=[spec.replace_attributes(partitions_def=partitions_def) for _, spec in rows],
+        check_specs=[check for _, spec in rows for check in checks.check_specs(spec.key)],
+        can_subset=True,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run() if partitions_def else None,
-        pool=target_pool(row.target.name),
+        pool=target_pool(target.name),
         required_resource_keys={SOURCE_RESOURCE_KEY, target_key},
     )
-    # `context` stays unannotated: Dagster inspects the annotation, and with postponed
-    # annotations it would see only a string and refuse it.
-    def _copy(context) -> dg.MaterializeResult:
-        source = getattr(context.resources, SOURCE_RESOURCE_KEY).get_client()
-        target_resource = getattr(context.resources, target_key)
-        target = target_resource.get_client()
-        return _run_copy(context, row, copy_spec, source, target, target_resource.stack_url)
+    # Unannotated: Dagster inspects a `context` annotation, and with postponed annotations it
+    # would see only a string and refuse it.
+    def _copy(context):
+        selected = [(key, row) for key, row in by_key.items() if key in context.selected_asset_keys]
+        source = getattr(context.resources, SOURCE_RESOURCE_KEY)
+        # The engine logs its start line, one line per Storage job and its result line;
+        # `step_log` puts them in the step's log too.
+        with step_log(context.log):
+            yield from _copy_all(context, selected, source, getattr(context.resources, target_key))
 
     return _copy
 
 
-def _run_copy(
+def _copy_all(
     context: dg.AssetExecutionContext,
-    row: CopyRow,
-    copy_spec: CopySpec,
+    selected: list[tuple[dg.AssetKey, CopyRow]],
     source: Any,
     target: Any,
-    target_stack_url: str,
-) -> dg.MaterializeResult:
-    source_before = _guarded(source.get_table, row.table.source, row)
-    target_before = _guarded(target.find_table, row.target_table_id, row)
-    window, mark, unchanged = _window(context, row, source_before)
-    if unchanged:
-        return _unchanged(context, row, source_before, target_before, mark)
+) -> Iterator[dg.MaterializeResult]:
+    """Copy the selected rows, a few at a time; yield each result as it completes.
 
-    # The engine logs the start line, one line per Storage job and the result line; `step_log`
-    # puts them in the step's log too.
-    with step_log(context.log):
-        try:
-            result = copy_table(
-                copy_spec,
-                source=source,
-                target=target,
-                window=window,
-                run_id=f"dagster-{context.run.run_id}",
-                progress=ProgressLog(context.log),
-            )
-            source_after = source.get_table(row.table.source)
-            target_table = target.find_table(row.target_table_id)
-            check_results = _checks(
+    A failed row does not stop the others. The step fails at the end, naming every failed row.
+    """
+    failures: list[dg.Failure] = []
+    workers = max(1, min(len(selected), target.parallel_copies))
+    with ThreadPoolExecutor(workers, thread_name_prefix="kbc-sync-copy") as pool:
+        futures: dict[Future[dg.MaterializeResult], dg.AssetKey] = {
+            pool.submit(
+                copy_row,
+                context,
                 row,
-                source,
-                target,
-                source_before,
-                source_after,
-                target_table,
-                target_before,
-                window,
-            )
-        except KbcSyncError as exc:
-            raise failure(
-                exc, source_table=row.table.source, target_table=row.target_table_id
-            ) from exc
-
-    metadata = copy_metadata(
-        result,
-        target_table or {},
-        target_stack_url=target_stack_url,
-        bucket=row.target.bucket,
-        window=window,
-        rows_copied=_rows_copied(result, check_results),
-    )
-    metadata[SOURCE_LAST_CHANGE] = str(source_before.get("lastChangeDate"))
-    if mark is not None:
-        metadata[HIGH_WATER_MARK] = dg.MetadataValue.timestamp(mark)
-    return dg.MaterializeResult(metadata=metadata, check_results=check_results)
+                key,
+                source.get_client(),
+                target.get_client(),
+                target.stack_url,
+            ): key
+            for key, row in selected
+        }
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except dg.Failure as exc:
+                failures.append(exc)
+                context.log.error(f"Copy of {futures[future].to_user_string()} failed")
+                continue
+            yield _only_selected_checks(context, result)
+    if failures:
+        raise _combined(failures, total=len(selected))
 
 
-def _rows_copied(result: Any, check_results: list[dg.AssetCheckResult]) -> int | None:
-    # An incremental load into an existing table reports no row count; the window check
-    # exported the window's rows again and counted them.
-    if result.rows is not None:
-        return int(result.rows)
-    for check in check_results:
-        if check.check_name == checks.ROWS and "window_rows" in check.metadata:
-            return int(check.metadata["window_rows"].value)
-    return None
-
-
-def _window(
-    context: dg.AssetExecutionContext, row: CopyRow, source_table: dict[str, Any]
-) -> tuple[Window | None, Any, bool]:
-    if row.kind != "adaptive":
-        return run_window(context), None, False
-    previous = last_high_water_mark(context)
-    return adaptive_window(previous, parse_change_date(source_table.get("lastChangeDate")))
-
-
-def _checks(
-    row: CopyRow,
-    source: Any,
-    target: Any,
-    source_before: dict[str, Any],
-    source_after: dict[str, Any],
-    target_table: dict[str, Any] | None,
-    target_before: dict[str, Any] | None,
-    window: Window | None,
-) -> list[dg.AssetCheckResult]:
-    keys = checks.keys_and_columns(source_after, target_table)
-    if window is None:
-        return [keys, checks.full_rows(source_before, source_after, target_table)]
-    rows = checks.window_rows(
-        source,
-        target,
-        source_table=source_after,
-        target_table=target_table,
-        target_rows_before=int((target_before or {}).get("rowsCount") or 0),
-        window=window,
-        mode=row.table.mode,
-    )
-    return [keys, rows]
-
-
-def _unchanged(
-    context: dg.AssetExecutionContext,
-    row: CopyRow,
-    source_table: dict[str, Any],
-    target_table: dict[str, Any] | None,
-    mark: Any,
+def _only_selected_checks(
+    context: dg.AssetExecutionContext, result: dg.MaterializeResult
 ) -> dg.MaterializeResult:
-    """Record an adaptive copy that found nothing new since its high-water mark."""
-    context.log.info(
-        f"{row.table.source} has not changed since {mark.isoformat()}; nothing to copy"
+    # A run may leave some checks out; reporting one that was not selected is an error.
+    wanted = context.selected_asset_check_keys
+    kept = [
+        check
+        for check in result.check_results or []
+        if dg.AssetCheckKey(check.asset_key, check.check_name) in wanted
+    ]
+    return dg.MaterializeResult(
+        asset_key=result.asset_key, metadata=result.metadata, check_results=kept
     )
-    metadata: dict[str, Any] = {
-        "kbc_sync/rows_copied": 0,
-        "dagster/table_name": row.target_table_id,
-        "dagster/row_count": int((target_table or {}).get("rowsCount") or 0),
-        SOURCE_LAST_CHANGE: str(source_table.get("lastChangeDate")),
-        HIGH_WATER_MARK: dg.MetadataValue.timestamp(mark),
-    }
-    rows = dg.AssetCheckResult(
-        check_name=checks.ROWS,
-        passed=True,
-        description="No source row changed since the last copy, so none was due in the target.",
-        metadata={"window_rows": 0},
-    )
-    keys = checks.keys_and_columns(source_table, target_table)
-    return dg.MaterializeResult(metadata=metadata, check_results=[keys, rows])
 
 
-def _guarded(call: Any, table_id: str, row: CopyRow) -> Any:
-    try:
-        return call(table_id)
-    except KbcSyncError as exc:
-        raise failure(exc, source_table=row.table.source, target_table=row.target_table_id) from exc
+def _combined(failures: list[dg.Failure], *, total: int) -> dg.Failure:
+    if len(failures) == 1:
+        return failures[0]
+    lines = [failure.description or "" for failure in failures]
+    return dg.Failure(
+        description=f"{len(failures)} of {total} copies failed:\n" + "\n".join(lines),
+        metadata=failures[0].metadata,
+        allow_retries=all(failure.allow_retries for failure in failures),
+    )

@@ -6,10 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from kbc_sync.defs.assets import SOURCE_RESOURCE_KEY, build_copy_asset, target_resource_key
-from kbc_sync.defs.partitions import as_timedelta
+from kbc_sync.defs.assets import SOURCE_RESOURCE_KEY, build_copy_assets, target_resource_key
+from kbc_sync.defs.partitions import as_timedelta, partitions_def_for
 from kbc_sync.defs.resources import KeboolaSourceResource, KeboolaTargetResource
-from kbc_sync.defs.schedules import build_cron_schedules, build_window_schedule, group_assets
+from kbc_sync.defs.schedules import (
+    build_cron_schedules,
+    build_window_schedule,
+    group_assets,
+    group_labels,
+)
 from kbc_sync.defs.sensor import build_kbc_sync_sensor
 from kbc_sync.defs.translator import CopyRow, KbcSyncTranslator
 from kbc_sync.errors import ConfigError
@@ -47,15 +52,20 @@ def build_kbc_sync_defs(
         for target in cfg.targets
         for index, table in enumerate(target.tables)
     ]
-    assets = []
     planned: list[tuple[CopyRow, dg.AssetKey, Any]] = []
     owners: dict[str, CopyRow] = {}
-    for row in rows:
+    ops: dict[tuple[str, str], list[tuple[CopyRow, dg.AssetSpec]]] = {}
+    partitions: dict[tuple[str, str], Any] = {}
+    for row, label in zip(rows, group_labels(rows), strict=True):
         spec = translator.get_asset_spec(row)
         _claim(owners, spec.key, row)
-        asset = build_copy_asset(row, spec)
-        assets.append(asset)
-        planned.append((row, spec.key, asset.partitions_def))
+        ops.setdefault((row.target.name, label), []).append((row, spec))
+        partitions[(row.target.name, label)] = partitions_def_for(row)
+        planned.append((row, spec.key, partitions[(row.target.name, label)]))
+    assets = [
+        build_copy_assets(f"copy_{target}_{label}", members, partitions[(target, label)])
+        for (target, label), members in ops.items()
+    ]
 
     groups = group_assets(planned)
     automation = cfg.automation

@@ -54,9 +54,9 @@ def parse_change_date(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value).astimezone(UTC)
 
 
-def last_high_water_mark(context: dg.AssetExecutionContext) -> datetime | None:
-    """Return the high-water mark the latest materialization of this asset recorded."""
-    event = context.instance.get_latest_materialization_event(context.asset_key)
+def last_high_water_mark(instance: dg.DagsterInstance, key: dg.AssetKey) -> datetime | None:
+    """Return the high-water mark the latest materialization of asset `key` recorded."""
+    event = instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
         return None
     value = event.asset_materialization.metadata.get(HIGH_WATER_MARK)

@@ -117,8 +117,9 @@ def failure(exc: KbcSyncError, *, source_table: str, target_table: str) -> dg.Fa
 class ProgressLog:
     """Progress callback for the engine that writes to the step log every few seconds."""
 
-    def __init__(self, log: Any, every_s: float = PROGRESS_EVERY_S) -> None:
+    def __init__(self, log: Any, table_id: str, every_s: float = PROGRESS_EVERY_S) -> None:
         self._log = log
+        self._table_id = table_id
         self._every_s = every_s
         self._last = time.monotonic()
 
@@ -126,7 +127,7 @@ class ProgressLog:
         now = time.monotonic()
         if now - self._last >= self._every_s:
             self._last = now
-            self._log.info("Transfer %s", progress)
+            self._log.info(f"Transfer into {self._table_id}: {progress}")
 
 
 class _StepLogHandler(logging.Handler):

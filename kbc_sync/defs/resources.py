@@ -97,3 +97,8 @@ class KeboolaTargetResource(_KeboolaProjectResource):
     """One target: a Keboola project and the one bucket its token may write to."""
 
     bucket: str = Field(description="The bucket the copies land in, the token's only bucket.")
+    parallel_copies: int = Field(
+        default=4,
+        ge=1,
+        description="Tables one step copies at the same time (they mostly wait on Storage jobs).",
+    )

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cached_property
 
 import dagster as dg
 
 from kbc_sync.defs.partitions import delayed_cron, last_closed_partition
 from kbc_sync.defs.translator import CopyRow, slug
-
-WHOLE_TABLES_JOB = "kbc_sync_whole_tables"
 
 
 @dataclass
@@ -48,27 +46,36 @@ class AssetGroup:
         )
 
 
+def group_labels(rows: Sequence[CopyRow]) -> list[str]:
+    """Name each row's partitioning: `whole_tables`, or its cadence (and start when a cadence
+    has rows with different starts)."""
+    starts: dict[str, set[object]] = {}
+    for row in rows:
+        starts.setdefault(str(row.window), set()).add(row.start)
+
+    labels = []
+    for row in rows:
+        if row.window is None:
+            labels.append("whole_tables")
+            continue
+        label = f"every_{slug(str(row.window))}"
+        if len(starts[str(row.window)]) > 1:
+            label += f"_from_{row.start:%Y%m%d_%H%M}"
+        labels.append(label)
+    return labels
+
+
 def group_assets(
     rows: Sequence[tuple[CopyRow, dg.AssetKey, dg.TimeWindowPartitionsDefinition | None]],
 ) -> list[AssetGroup]:
     """Group copy assets into jobs: one per window cadence and start, one for the rest."""
-    groups: dict[object, AssetGroup] = {}
-    starts: dict[str, set[datetime | None]] = {}
-    for row, _, _ in rows:
-        if row.window is not None:
-            starts.setdefault(str(row.window), set()).add(row.start)
-
-    for row, key, partitions_def in rows:
-        if partitions_def is None:
-            group = groups.setdefault(None, AssetGroup(WHOLE_TABLES_JOB))
-        else:
-            name = f"kbc_sync_every_{slug(str(row.window))}"
-            if len(starts[str(row.window)]) > 1:
-                name += f"_from_{row.start:%Y%m%d_%H%M}"
-            group = groups.setdefault(
-                (str(row.window), row.start),
-                AssetGroup(name, partitions_def=partitions_def, cadence=row.window),
-            )
+    labels = group_labels([row for row, _, _ in rows])
+    groups: dict[str, AssetGroup] = {}
+    for (row, key, partitions_def), label in zip(rows, labels, strict=True):
+        group = groups.setdefault(
+            label,
+            AssetGroup(f"kbc_sync_{label}", partitions_def=partitions_def, cadence=row.window),
+        )
         group.keys.append(key)
         group.rows.append(row)
     return list(groups.values())

@@ -155,15 +155,19 @@ def _table_requests(
     changes: dict[str, str],
     records: dict[dg.AssetKey, Any],
 ) -> list[dg.RunRequest]:
+    """One run for all full and adaptive rows whose source changed."""
     requests = []
     for group in groups:
         if group.partitions_def is not None:
             continue
+        keys = []
         for row, key in zip(group.rows, group.keys, strict=True):
             seen = changes.get(row.table.source)
             known = cursor.tables.get(row.table.source) or _copied_change(records.get(key))
             if seen is not None and seen != known:
-                requests.append(dg.RunRequest(job_name=group.job_name, asset_selection=[key]))
+                keys.append(key)
+        if keys:
+            requests.append(dg.RunRequest(job_name=group.job_name, asset_selection=keys))
     return requests
 
 
@@ -181,6 +185,7 @@ def _window_requests(
     records: dict[dg.AssetKey, Any],
     now: datetime,
 ) -> list[dg.RunRequest]:
+    """One run per cadence for the rows whose latest closed window is not copied yet."""
     requests = []
     for group in groups:
         if group.partitions_def is None:
@@ -188,15 +193,16 @@ def _window_requests(
         window = last_closed_partition(group.partitions_def, now)
         if window is None:
             continue
+        keys = []
         for key in group.keys:
             name = key.to_user_string()
             event = records.get(key)
             copied = event is not None and event.dagster_event.partition == window
-            if cursor.windows.get(name) == window or copied:
-                cursor.windows[name] = window
-                continue
+            if cursor.windows.get(name) != window and not copied:
+                keys.append(key)
             cursor.windows[name] = window
+        if keys:
             requests.append(
-                dg.RunRequest(job_name=group.job_name, asset_selection=[key], partition_key=window)
+                dg.RunRequest(job_name=group.job_name, asset_selection=keys, partition_key=window)
             )
     return requests

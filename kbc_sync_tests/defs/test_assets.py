@@ -180,7 +180,8 @@ def test_failed_import_job_links_the_job(projects, instance):
     data = failure.step_failure_data.user_failure_data
     assert data.metadata["kbc_sync/error"].value == "JobFailedError"
     assert "kbc_sync/link/job" in data.metadata
-    assert projects.target().find_table("in.c-copy.events") is None
+    target_table = projects.target().find_table("in.c-copy.events")
+    assert target_table is None or target_table["rowsCount"] == 0
 
 
 def test_window_rows_check_fails_when_target_misses_keys(projects):
@@ -223,3 +224,32 @@ def test_full_rows_check_fails_on_count_mismatch_as_error_or_warning():
     assert not changed.passed
     assert changed.severity == dg.AssetCheckSeverity.WARN
     assert "changed during the copy" in changed.description
+
+
+def test_step_copies_selected_rows_and_fails_only_for_the_broken_one(projects, instance):
+    projects.seed("in.c-crm.events", _rows(7), primary_key=())
+    projects.seed("in.c-crm.products", _rows(4))
+    defs = projects.defs(
+        [
+            {"source": "in.c-crm.events"},
+            {"source": "in.c-crm.products"},
+            {"source": "in.c-crm.missing"},
+            {"source": "in.c-web.not_selected"},
+        ]
+    )
+    keys = [dg.AssetKey(["keboola", "copy", n]) for n in ("events", "products", "missing")]
+
+    result = dg.materialize(
+        list(defs.assets),
+        selection=keys,
+        resources=dict(defs.resources),
+        instance=instance,
+        raise_on_error=False,
+    )
+
+    materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert materialized == {"events", "products"}
+    assert {e.asset_key.path[-1] for e in result.get_asset_check_evaluations()} == materialized
+    (failure,) = result.get_step_failure_events()
+    assert "in.c-crm.missing" in failure.step_failure_data.user_failure_data.description
+    assert projects.target().find_table("in.c-copy.not_selected") is None

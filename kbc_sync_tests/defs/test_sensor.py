@@ -61,8 +61,9 @@ def _tick(projects, defs, instance, cursor: str | None) -> dg.SensorResult:
 
 def _requested(result: dg.SensorResult) -> list[tuple[str, str | None]]:
     return sorted(
-        (request.asset_selection[0].path[-1], request.partition_key)
+        (key.path[-1], request.partition_key)
         for request in result.run_requests or []
+        for key in request.asset_selection
     )
 
 
@@ -95,7 +96,7 @@ def test_sensor_lists_each_bucket_once_and_requests_new_tables(projects, instanc
         ("products", None),
         ("visits", None),
     ]
-    assert {r.job_name for r in result.run_requests} == {"kbc_sync_whole_tables"}
+    assert [r.job_name for r in result.run_requests] == ["kbc_sync_whole_tables"]
     cursor = SourceCursor.from_json(result.cursor)
     assert set(cursor.tables) == {row["source"] for row in FULL_ROWS}
 
