@@ -239,3 +239,43 @@ def import_table(request: Request, table_id: str) -> Response:
         return run_load(state, project, table_id, spec, job)
 
     return submit(request, "tableImport", operation_params, table_id, work, serialize=True)
+
+
+@router.route("POST", "/tables/(?P<table_id>[^/]+)/columns")
+def add_column(request: Request, table_id: str) -> Response:
+    table_for(request, table_id, "write")
+    params = request.params
+    name = str(params.get("name") or "")
+    if not name:
+        raise bad_request('Parameter "name" is required.')
+    definition = params.get("definition") if isinstance(params.get("definition"), dict) else None
+    basetype = str(params["basetype"]) if params.get("basetype") else None
+    project, state = request.project, request.state
+
+    def work(job: Job) -> dict[str, Any]:
+        try:
+            project.store.add_column(
+                table_id, name, definition=definition, basetype=basetype, now=state.clock.now()
+            )
+        except TableError as error:
+            raise views.as_failure(error) from None
+        return views.table_json(project, table_id, state.base_url, None)
+
+    operation_params = {"name": name, "definition": definition, "basetype": basetype}
+    return submit(request, "tableColumnAdd", operation_params, table_id, work, serialize=True)
+
+
+@router.route("DELETE", "/tables/(?P<table_id>[^/]+)/columns/(?P<name>[^/]+)")
+def delete_column(request: Request, table_id: str, name: str) -> Response:
+    table_for(request, table_id, "write")
+    project, state = request.project, request.state
+
+    def work(job: Job) -> dict[str, Any]:
+        try:
+            project.store.drop_column(table_id, name)
+        except TableError as error:
+            raise views.as_failure(error) from None
+        return views.table_json(project, table_id, state.base_url, None)
+
+    params = {"name": name, "force": flag(request.params, "force")}
+    return submit(request, "tableColumnDelete", params, table_id, work, serialize=True)

@@ -99,3 +99,31 @@ def test_snapshot_needs_write_permission(project: StackProject) -> None:
     response = reader.post("tables/in.c-main.t/snapshots", json={})
 
     assert response.status_code == 403
+
+
+def test_add_and_delete_column_jobs(project: StackProject) -> None:
+    project.stack.seed_table(project.project_id, "in.c-main.t", ["id", "a"], [["1", "x"]])
+
+    added = project.master.succeed("POST", "tables/in.c-main.t/columns", data={"name": "b"})
+    removed = project.master.succeed("DELETE", "tables/in.c-main.t/columns/a")
+    refused = project.master.run("DELETE", "tables/in.c-main.t/columns/nothing")
+
+    assert added["operationName"] == "tableColumnAdd"
+    assert added["results"]["columns"] == ["id", "a", "b"]
+    assert removed["operationName"] == "tableColumnDelete"
+    assert project.master.ok("GET", "tables/in.c-main.t", 200)["columns"] == ["id", "b"]
+    assert refused["status"] == "error"
+    assert refused["error"]["code"] == "storage.tables.validation.columnNotExists"
+
+
+def test_typed_table_column_needs_a_type(project: StackProject) -> None:
+    _typed(project)
+
+    untyped = project.master.run("POST", "tables/in.c-main.typed/columns", json={"name": "c"})
+    typed = project.master.run(
+        "POST", "tables/in.c-main.typed/columns", json={"name": "c", "basetype": "DATE"}
+    )
+
+    assert untyped["status"] == "error"
+    assert typed["status"] == "success"
+    assert typed["results"]["columns"] == ["id", "price", "name", "c"]
