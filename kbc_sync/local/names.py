@@ -95,7 +95,8 @@ def validate_column_names(columns: Iterable[str]) -> list[str]:
 
     Raises:
         TableError: `storage.tables.validation.invalidColumnName` for `_timestamp`, names
-            with characters outside the rules, over-long names and duplicates.
+            with characters outside the rules and over-long names;
+            `storage.tables.validation.duplicateColumns` for duplicates.
     """
     names = list(columns)
     if TIMESTAMP_COLUMN in names:
