@@ -48,14 +48,13 @@ def list_buckets(request: Request) -> Response:
     visible = [
         bucket for bucket in project.buckets.values() if require_optional(project, token, bucket.id)
     ]
-    include = _includes(request)
-    return Response(200, [bucket_json(request, project, b, include) for b in visible])
+    return Response(200, [bucket_json(request, project, b) for b in visible])
 
 
 @router.route("GET", "/buckets/(?P<bucket_id>[^/]+)")
 def bucket_detail(request: Request, bucket_id: str) -> Response:
     bucket = require_bucket(request.project, request.token, bucket_id, "read")
-    return Response(200, bucket_json(request, request.project, bucket, _includes(request)))
+    return Response(200, bucket_json(request, request.project, bucket))
 
 
 @router.route("POST", "/buckets")
@@ -74,7 +73,7 @@ def create_bucket(request: Request) -> Response:
     bucket = request.state.accounts.create_bucket(
         token.project_id, stage, name.removeprefix("c-"), str(params.get("description") or ""), now
     )
-    return Response(201, bucket_json(request, request.project, bucket, ()))
+    return Response(201, bucket_json(request, request.project, bucket))
 
 
 @router.route("DELETE", "/buckets/(?P<bucket_id>[^/]+)")
@@ -109,13 +108,8 @@ def require_optional(project: Project, token: Any, bucket_id: str) -> bool:
     return True
 
 
-def _includes(request: Request) -> tuple[str, ...]:
-    return tuple(p for p in str(request.query.get("include", "")).split(",") if p)
-
-
-def bucket_json(
-    request: Request, project: Project, bucket: Bucket, include: tuple[str, ...]
-) -> dict[str, Any]:
+def bucket_json(request: Request, project: Project, bucket: Bucket) -> dict[str, Any]:
+    """The bucket detail with the create answer's fields; sizes and dates from its tables."""
     base = request.state.base_url
     tables = views.tables(project, bucket.id)
     changes = [t["lastChangeDate"] for t in tables if t.get("lastChangeDate")]

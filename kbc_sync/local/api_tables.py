@@ -38,17 +38,16 @@ def submit(
     return Response(202, initial)
 
 
-def table_for(request: Request, table_id: str, level: str) -> dict[str, Any]:
+def table_for(request: Request, table_id: str, level: str) -> None:
     """Check the caller may `level` the table's bucket and that the table exists."""
     bucket_id, _ = split_table_id(table_id)
     require_bucket(request.project, request.token, bucket_id, level)
     views.require_table(request.project, table_id)
-    return {}
 
 
 def _bucket(request: Request, bucket_id: str) -> dict[str, Any]:
     bucket = request.project.buckets[bucket_id]
-    return bucket_json(request, request.project, bucket, ())
+    return bucket_json(request, request.project, bucket)
 
 
 @router.route("GET", "/tables/(?P<table_id>[^/]+)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import requests
 
 from kbc_sync_tests.local.conftest import StackProject
@@ -136,3 +138,19 @@ def test_jobs_of_other_projects_are_404(project: StackProject, local_stack) -> N
 
     assert response.status_code == 404
     assert response.json()["code"] == "storage.jobs.notFound"
+
+
+def test_stack_logs_carry_no_token_or_signature(project: StackProject, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="kbc_sync.local")
+    file_id = upload(project.master, project.s3, "t.csv", b"id\n1\n")
+    detail = project.master.ok("GET", f"files/{file_id}", 200)
+    requests.get(detail["url"], timeout=10)
+
+    project.master.run(
+        "POST", "buckets/in.c-main/tables-async", json={"name": "t", "dataFileId": file_id}
+    )
+
+    signature = detail["url"].split("Signature=")[1].split("&")[0]
+    assert "Job" in caplog.text
+    assert project.master.token not in caplog.text
+    assert signature not in caplog.text
