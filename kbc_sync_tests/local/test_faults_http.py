@@ -152,3 +152,22 @@ def test_s3_drop_connection_breaks_transfer(project: StackProject, faults) -> No
 
     with pytest.raises((ConnectionClosedError, EndpointConnectionError, ClientError)):
         _s3(faults).get_object(Bucket=detail["s3Path"]["bucket"], Key=detail["s3Path"]["key"])
+
+
+def test_job_is_processing_while_its_file_transfer_is_held(project: StackProject, faults) -> None:
+    _seed(project)
+    file_id = upload(project.master, project.s3, "slow.csv", csv_bytes(["id"], [["5"]]))
+    faults.add_fault({"target": "s3", "method": "GET", "path": f"{file_id}\\.slow\\.csv$",
+                      "delay": 1.5, "times": 1})  # fmt: skip
+
+    body = {"dataFileId": file_id, "incremental": True}
+    started = project.master.ok("POST", f"tables/{T}/import-async", 202, json=body)
+    seen = started
+    while seen["status"] == "waiting":
+        seen = project.master.ok("GET", f"jobs/{started['id']}", 200)
+    done = project.master.wait(started)
+
+    assert started["status"] == "waiting"
+    assert seen["status"] == "processing"
+    assert seen["startTime"] is not None and seen["endTime"] is None
+    assert done["status"] == "success"

@@ -71,3 +71,10 @@ def test_clock_set_advance_release() -> None:
 
     assert frozen == moment + timedelta(minutes=5)
     assert clock.now().year >= 2025
+
+
+def test_package_exports_only_stack_and_clock() -> None:
+    import kbc_sync.local as local
+
+    assert local.__all__ == ["Clock", "LocalStack"]
+    assert local.LocalStack.__name__ == "LocalStack"
