@@ -239,7 +239,10 @@ class _Handler(BaseHTTPRequestHandler):
 def _parse_body(content_type: str, raw: bytes) -> dict[str, Any]:
     if not raw:
         return {}
-    text = raw.decode("utf-8", errors="strict")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiFailure(400, "storage.validation", "The request body is not UTF-8.") from None
     if "json" in content_type:
         try:
             data = json.loads(text)

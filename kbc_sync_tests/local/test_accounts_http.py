@@ -156,3 +156,14 @@ def test_unknown_route_is_404_json(project: StackProject) -> None:
 
     assert response.status_code == 404
     assert response.json()["status"] == "error"
+
+
+def test_malformed_bodies_are_400(project: StackProject) -> None:
+    not_json = project.master.post(
+        "buckets", data=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    not_utf8 = project.master.post("buckets", data=b"name=\xff\xfe")
+    not_object = project.master.post("buckets", json=["a"])
+
+    assert [r.status_code for r in (not_json, not_utf8, not_object)] == [400, 400, 400]
+    assert not_json.json()["error"] == "The request body is not valid JSON."

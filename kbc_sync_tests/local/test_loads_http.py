@@ -262,3 +262,21 @@ def test_bucket_tables_include_columns(project: StackProject) -> None:
     assert "columns" not in plain[0]
     assert full[0]["columns"] == ["id", "name"]
     assert full[0]["lastChangeDate"]
+
+
+def test_concurrent_imports_into_one_table_all_land(project: StackProject) -> None:
+    _table(project, pk="")
+    file_ids = [
+        upload(project.master, project.s3, f"d{i}.csv", csv_bytes(["id", "name"], [[str(i), "c"]]))
+        for i in range(10, 15)
+    ]
+
+    started = [
+        project.master.ok("POST", f"tables/{T}/import-async", 202,
+                          json={"dataFileId": file_id, "incremental": True})
+        for file_id in file_ids
+    ]  # fmt: skip
+    ended = [project.master.wait(job) for job in started]
+
+    assert [job["status"] for job in ended] == ["success"] * 5
+    assert project.master.ok("GET", f"tables/{T}", 200)["rowsCount"] == 7
