@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the demo until Ctrl-C; return the exit code."""
     args = _parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    _interrupt_on_signals()
     from kbc_sync.local import LocalStack
 
     DEMO_DIR.mkdir(exist_ok=True)
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         env = stack.seed_demo(orders_rows=args.orders_rows)
         _write_env(env)
+        # The writer thread below uploads through boto3, which finds the stack's S3 server here.
+        os.environ["AWS_ENDPOINT_URL_S3"] = env["AWS_ENDPOINT_URL_S3"]
         dagster = _start_dagster(env, args.port)
         writer = threading.Thread(
             target=_keep_writing, args=(env, args.every, stop), name="demo-increments"
@@ -114,6 +117,16 @@ def _start_dagster(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         command, env=child_env, start_new_session=True, preexec_fn=_default_signals
     )
+
+
+def _interrupt_on_signals() -> None:
+    # Started from a script or in the background, this process may have inherited SIGINT as
+    # ignored; Ctrl-C and a plain `kill` must both end the demo and everything it started.
+    def _raise(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, _raise)
+    signal.signal(signal.SIGTERM, _raise)
 
 
 def _default_signals() -> None:

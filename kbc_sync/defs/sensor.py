@@ -86,10 +86,12 @@ def build_kbc_sync_sensor(
             "tables that changed, and each window once it has closed."
         ),
     )
-    def _sensor(context: dg.SensorEvaluationContext, keboola_source: Any) -> dg.SensorResult:
-        # Dagster passes each required resource as the argument of the same name.
+    def _sensor(context: dg.SensorEvaluationContext, keboola_source: Any = None) -> dg.SensorResult:
+        # Called directly (as in tests), Dagster passes each required resource as an argument;
+        # the daemon passes only the context, whose resources then hold it.
+        resource = keboola_source or getattr(context.resources, SOURCE_RESOURCE_KEY)
         cursor = SourceCursor.from_json(context.cursor)
-        client = keboola_source.get_client(**SENSOR_CLIENT_SETTINGS)
+        client = resource.get_client(**SENSOR_CLIENT_SETTINGS)
 
         changes = _list_changes(context, client, buckets, time_budget_s)
         records = _last_materializations(context.instance, groups)
