@@ -176,7 +176,8 @@ class JobRunner:
             self._finish(job, "error")
             return
 
-        job.results = results
+        # An empty result is `[]`, PHP's serialization of an empty map, as the Go client expects.
+        job.results = results if results is not None else []
         self._finish(job, "success")
 
     def _finish(self, job: Job, status: str) -> None:

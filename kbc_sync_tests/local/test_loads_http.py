@@ -249,6 +249,7 @@ def test_drop_table_sync_204_and_async_job(project: StackProject) -> None:
 
     assert sync.status_code == 204
     assert job["operationName"] == "tableDrop" and job["status"] == "success"
+    assert job["results"] == []
     assert project.master.get(f"tables/{T}").status_code == 404
     assert project.master.get("tables/in.c-main.u").status_code == 404
 
