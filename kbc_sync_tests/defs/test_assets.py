@@ -253,3 +253,37 @@ def test_step_copies_selected_rows_and_fails_only_for_the_broken_one(projects, i
     (failure,) = result.get_step_failure_events()
     assert "in.c-crm.missing" in failure.step_failure_data.user_failure_data.description
     assert projects.target().find_table("in.c-copy.not_selected") is None
+
+
+def test_window_without_primary_key_is_checked_by_count(projects, instance):
+    projects.stack.clock.set(T0)
+    projects.seed("in.c-crm.events", _rows(3), primary_key=())
+    projects.stack.clock.set(datetime(2026, 1, 1, 0, 20, tzinfo=UTC))
+    write_increment(projects.source(), "in.c-crm.events", tag="late", rows=5)
+    row = {
+        "source": "in.c-crm.events",
+        "mode": "update",
+        "changed_in_last": "1 hour",
+        "start": "2026-01-01",
+    }
+    defs = projects.defs([row])
+
+    result = materialize(defs, EVENTS, instance, partition_key="2026-01-01-00:00")
+
+    rows = checks_of(result)[checks.ROWS]
+    assert rows.passed
+    assert rows.metadata["window_rows"].value == 8
+    assert rows.metadata["rows_added"].value == 8
+
+
+def test_window_with_more_keys_than_the_cap_is_checked_by_count(projects, instance, monkeypatch):
+    # The cap is a million keys; lowering it is the only way to reach that branch in a test.
+    monkeypatch.setattr(checks, "MAX_CHECK_KEYS", 2)
+    defs = _customers_in_two_windows(projects)
+
+    result = materialize(defs, CUSTOMERS, instance, partition_key="2026-01-01-00:15")
+
+    rows = checks_of(result)[checks.ROWS]
+    assert rows.passed
+    assert rows.metadata["compared"].value.startswith("counts")
+    assert "keys_missing_in_target" not in rows.metadata
