@@ -37,6 +37,15 @@ mutation($params: LaunchBackfillParams!) {
   }
 }
 """
+SENSOR_TICKS = """
+{
+  sensorOrError(sensorSelector: {repositoryLocationName: "kbc_sync",
+      repositoryName: "__repository__", sensorName: "kbc_sync_source_sensor"}) {
+    __typename
+    ... on Sensor { sensorState { status ticks(limit: 20) { status error { message } } } }
+  }
+}
+"""
 BACKFILL_STATUS = """
 query($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
@@ -83,9 +92,14 @@ def dagster_dev(projects, tmp_path) -> Iterator[tuple[DagsterGraphQLClient, str]
             "start": "2026-01-01",
         },
     ]
-    config = write_config(
-        tmp_path / "kbc_sync.yaml", config_dict(projects.stack.url, rows, bucket="in.c-copy")
+    # The sensor runs too, so the daemon's way of calling it is exercised.
+    raw = config_dict(
+        projects.stack.url,
+        rows,
+        bucket="in.c-copy",
+        automation={"sensor": "running", "sensor_interval_seconds": 10},
     )
+    config = write_config(tmp_path / "kbc_sync.yaml", raw)
     home = tmp_path / "dagster_home"
     home.mkdir()
     port = _free_port()
@@ -156,6 +170,18 @@ def _wait_for_backfill(base: str, backfill_id: str, timeout_s: float = 300) -> d
     pytest.fail(f"backfill {backfill_id} did not finish: {backfill}")
 
 
+def _wait_for_sensor_ticks(base: str, timeout_s: float = 120) -> list[dict]:
+    deadline = time.monotonic() + timeout_s
+    ticks: list[dict] = []
+    while time.monotonic() < deadline:
+        sensor = _graphql(base, SENSOR_TICKS, {})["sensorOrError"]
+        ticks = sensor["sensorState"]["ticks"]
+        if any(tick["status"] != "STARTED" for tick in ticks):
+            return ticks
+        time.sleep(2)
+    pytest.fail(f"the sensor did not tick within {timeout_s} s: {ticks}")
+
+
 def test_dagster_dev_materializes_and_backfills_into_target(projects, dagster_dev):
     projects.stack.clock.set(datetime(2026, 1, 1, 0, 5, tzinfo=UTC))
     projects.seed("in.c-crm.events", [[str(n), "e", "1"] for n in range(30)], primary_key=())
@@ -182,10 +208,12 @@ def test_dagster_dev_materializes_and_backfills_into_target(projects, dagster_de
         },
     )["launchPartitionBackfill"]
     backfill = _wait_for_backfill(base, launched["backfillId"])
+    ticks = _wait_for_sensor_ticks(base)
 
     assert run_status == "SUCCESS"
     assert launched["__typename"] == "LaunchBackfillSuccess"
     assert [r["status"] for r in backfill["runs"]] == ["SUCCESS"]  # single-run policy
+    assert [t["error"] for t in ticks if t["status"] == "FAILURE"] == []
     target = projects.target()
     assert target.get_table("in.c-copy.events")["rowsCount"] == 30
     assert target.get_table("in.c-copy.customers")["rowsCount"] == 8
