@@ -3,9 +3,9 @@
 Exported slices carry no header, so every import names the columns (`columns`, which makes
 Storage read the first line as data). A table that does not exist yet is created empty first
 and then loaded by one import, so its rows are loaded once, never twice (Keboola's Storage writer
-creates the table with the data and then imports the same data again). A typed source table is
-created through `tables-definition` with its definition; a non-typed one through `tables-async`
-from a one-line header file, which is how Storage learns columns for a table without data.
+creates the table with the data and then imports the same data again). The empty table comes
+from `tables-definition`: with the source's definition for a typed source, with bare column
+names otherwise.
 """
 
 from __future__ import annotations
@@ -19,10 +19,14 @@ from typing import Any
 
 from kbc_sync.engine.jobs import run_job
 from kbc_sync.engine.plan import CopyPlan
-from kbc_sync.errors import CopyError, KbcSyncError
+from kbc_sync.errors import ApiError, CopyError, KbcSyncError
 from kbc_sync.storage.files import open_file_store
 
 logger = logging.getLogger(__name__)
+
+# How a backend without `tables-definition` may answer it (400 invalid request, 501 not
+# supported); which one Keboola sends is not documented.
+DEFINITION_UNSUPPORTED = frozenset({400, 501})
 
 
 @dataclass
@@ -67,12 +71,19 @@ def load_file(
 
 
 def create_table(target: Any, plan: CopyPlan, *, run_id: str) -> dict[str, Any]:
-    """Create the target table empty, with the source's columns, key and (if typed) types."""
+    """Create the target table empty, with the source's columns, key and (if typed) types.
+
+    `tables-definition` creates a table from its column list alone: typed when the columns
+    carry types, non-typed when they are bare names. Storage offers it on Snowflake and
+    BigQuery projects only, so for a non-typed table another backend's refusal falls back to
+    `tables-async` from a one-line header file.
+    """
     spec = plan.spec
     if plan.typed:
-        columns = [
-            _column_definition(column) for column in plan.source_table["definition"]["columns"]
-        ]
+        columns = [_column_definition(c) for c in plan.source_table["definition"]["columns"]]
+    else:
+        columns = [{"name": name} for name in plan.columns]
+    try:
         return run_job(
             target,
             lambda rid: target.start_create_table_definition(
@@ -84,7 +95,15 @@ def create_table(target: Any, plan: CopyPlan, *, run_id: str) -> dict[str, Any]:
             ),
             run_id=run_id,
             operation="tableDefinitionCreate",
-            what=f"create typed table {spec.target_table_id}",
+            what=f"create {'typed ' if plan.typed else ''}table {spec.target_table_id}",
+        )
+    except ApiError as exc:
+        if plan.typed or exc.status not in DEFINITION_UNSUPPORTED:
+            raise
+        logger.warning(
+            "tables-definition refused (%s); creating %s from a header file instead",
+            exc.status,
+            spec.target_table_id,
         )
 
     header_file_id = _upload_header(target, plan)
@@ -97,9 +116,9 @@ def create_table(target: Any, plan: CopyPlan, *, run_id: str) -> dict[str, Any]:
             primary_key=plan.primary_key,
             run_id=rid,
         ),
-        run_id=run_id,
+        run_id=f"{run_id}-from-header",
         operation="tableCreate",
-        what=f"create table {spec.target_table_id}",
+        what=f"create table {spec.target_table_id} from a header file",
     )
 
 

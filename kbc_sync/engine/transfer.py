@@ -34,7 +34,7 @@ class TransferProgress:
         bytes_total: the exported file's size in bytes, when Storage reported it.
         slices_done: slices fully written to the target.
         slices_total: slices in the export.
-        elapsed_s: seconds since the transfer started.
+        elapsed_s: seconds since the transfer started reading the source manifest.
     """
 
     bytes_done: int
@@ -68,7 +68,7 @@ class TransferStats:
         bytes: compressed bytes moved.
         slices: number of slices.
         has_rows: False when every slice decompresses to nothing (an empty export).
-        seconds: wall time of the transfer.
+        seconds: wall time from reading the source manifest to writing the target manifest.
     """
 
     file_id: str
@@ -106,13 +106,15 @@ def transfer_export(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     source_store = open_file_store(source_file, chunk_size=chunk_size)
-    urls = source_store.slice_urls(source_file)
     prepared = target.prepare_file(name, sliced=True, tags=("kbc-sync",))
     # Parallelism comes from slices in flight; one part at a time per slice keeps memory at
     # about `concurrency` x `chunk_size`.
     target_store = open_file_store(prepared, chunk_size=chunk_size, concurrency=1)
+    meter = _Meter(_int_or_none(source_file.get("sizeBytes")), progress)
+
+    urls = source_store.slice_urls(source_file)
+    meter.slices_total = len(urls)
     names = [f"part{index:05d}.csv.gz" for index in range(len(urls))]
-    meter = _Meter(_int_or_none(source_file.get("sizeBytes")), len(urls), progress)
 
     has_rows = _run_slices(source_store, target_store, prepared, urls, names, meter, concurrency)
 
@@ -253,17 +255,14 @@ class _Meter:
     """Thread-safe byte counter that reports progress at most every few seconds."""
 
     def __init__(
-        self,
-        bytes_total: int | None,
-        slices_total: int,
-        callback: Callable[[TransferProgress], None] | None,
+        self, bytes_total: int | None, callback: Callable[[TransferProgress], None] | None
     ) -> None:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._last_report = self._started
         self._callback = callback
         self.bytes_total = bytes_total
-        self.slices_total = slices_total
+        self.slices_total = 0
         self.bytes_done = 0
         self.slices_done = 0
 

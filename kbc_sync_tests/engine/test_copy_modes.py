@@ -144,8 +144,12 @@ def test_copy_table_recreate_existing_takes_source_key_and_columns(projects: Pro
     assert (result.action, result.created, result.rows) == ("recreate", True, 3)
     operations = _operations(projects)
     assert operations[-5:] == [
-        "tableSnapshotCreate", "tableDrop", "tableCreate", "tableImport", "tableSnapshotDelete"
-    ]  # fmt: skip
+        "tableSnapshotCreate",
+        "tableDrop",
+        "tableDefinitionCreate",
+        "tableImport",
+        "tableSnapshotDelete",
+    ]
 
 
 def test_copy_table_recreate_deletes_its_snapshot_after_success(projects: Projects) -> None:

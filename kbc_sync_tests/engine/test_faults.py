@@ -63,7 +63,7 @@ TRANSIENT = {
                            "retry_after": 1, "times": 1},
     "import dropped after sending": {"method": "POST", "path": "/import-async$",
                                      "drop_connection": True, "times": 1},
-    "create dropped after sending": {"method": "POST", "path": "/tables-async$",
+    "create dropped after sending": {"method": "POST", "path": "/tables-definition$",
                                      "drop_connection": True, "times": 1},
     "import slow": {"method": "POST", "path": "/import-async$", "delay": 1, "times": 1},
 }  # fmt: skip
@@ -148,14 +148,13 @@ def test_copy_table_lasting_maintenance_raises_api_error(projects: Projects) -> 
 
 @pytest.mark.parametrize(
     "path",
-    ["/tables-async$", "/import-async$", "/tables/[^/]+$"],
+    ["/tables-definition$", "/import-async$", "/tables/[^/]+$"],
     ids=["create", "import", "drop"],
 )
 def test_copy_table_recreate_failure_restores_the_old_table(projects: Projects, path: str) -> None:
     projects.seed("t", ["id", "old"], [["x", "kept"]], primary_key=["id"], project="target")
     method = "DELETE" if path.endswith("[^/]+$") else "POST"
-    # The stack's first tables-async of the copy is the create; a restore (also tables-async)
-    # must still succeed, so the fault fires once only.
+    # The fault fires once, on the recreate's own call; the restore that follows must work.
     projects.stack.add_fault({"method": method, "path": path, "job_error": True, "times": 1})
 
     with pytest.raises((CopyError, KbcSyncError)) as info:
@@ -171,3 +170,18 @@ def test_copy_table_recreate_failure_restores_the_old_table(projects: Projects, 
     else:
         assert info.value.restored is False
         assert "unchanged" in str(info.value)
+
+
+def test_copy_table_backend_without_tables_definition_creates_from_a_header_file(
+    projects: Projects,
+) -> None:
+    # Stands for a backend that has no `tables-definition` (Keboola offers it on Snowflake and
+    # BigQuery only); the stack itself supports it, so a 501 is injected.
+    projects.stack.add_fault({"method": "POST", "path": "/tables-definition$", "status": 501})
+
+    result = _copy(projects)
+
+    _assert_loaded_once(projects)
+    operations = [job["operationName"] for job in target_jobs(projects)]
+    assert "tableCreate" in operations and "tableDefinitionCreate" not in operations
+    assert result.created is True
