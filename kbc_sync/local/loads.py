@@ -166,7 +166,12 @@ def _source_sql(request: LoadRequest, columns: list[str]) -> str:
         nulls = ", ".join(f"NULL::VARCHAR AS {sql_ident(name)}" for name in columns)
         return f"SELECT {nulls} WHERE false"
 
-    reads = [csvio.read_csv_sql(path, columns, request.dialect, header=header) for path in files]
+    # Slices may mix plain and gzipped files; read_csv takes one compression per call.
+    groups: dict[bool, list[Path]] = {}
+    for path in files:
+        groups.setdefault(csvio.is_gzip(path), []).append(path)
+    reads = [csvio.read_csv_sql(group, columns, request.dialect, header=header)
+             for group in groups.values()]  # fmt: skip
     return " UNION ALL ".join(f"SELECT * FROM {read}" for read in reads)
 
 
