@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -164,3 +168,23 @@ def test_definitions_module_missing_file_names_it(tmp_path, monkeypatch):
 
     with pytest.raises(ConfigError, match=r"absent\.yaml"):
         module.defs()
+
+
+def test_dagster_cli_validate_reports_config_error_of_bad_file(tmp_path):
+    bad = [{"source": "in.c-crm.customers", "mode": "upsert"}]
+    path = write_config(tmp_path / "kbc_sync.yaml", config_dict(URL, bad))
+    dagster = Path(sys.executable).with_name("dagster")
+    env = {**os.environ, "KBC_SYNC_CONFIG": str(path), "DAGSTER_HOME": str(tmp_path)}
+
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "kbc_sync.definitions"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode != 0
+    assert "ConfigError" in done.stderr + done.stdout
+    assert "upsert" in done.stderr + done.stdout
