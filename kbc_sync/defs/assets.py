@@ -51,7 +51,7 @@ def build_copy_assets(
 
     @dg.multi_asset(
         name=name,
-        specs=[spec.replace_attributes(partitions_def=partitions_def) for _, spec in rows],
+        specs=[_partitioned(spec, partitions_def) for _, spec in rows],
         check_specs=[check for _, spec in rows for check in checks.check_specs(spec.key)],
         can_subset=True,
         partitions_def=partitions_def,
@@ -70,6 +70,15 @@ def build_copy_assets(
             yield from _copy_all(context, selected, source, getattr(context.resources, target_key))
 
     return _copy
+
+
+def _partitioned(
+    spec: dg.AssetSpec, partitions_def: dg.PartitionsDefinition | None
+) -> dg.AssetSpec:
+    # Building a spec costs about a millisecond; with a thousand rows that is worth skipping.
+    if partitions_def is None:
+        return spec
+    return spec.replace_attributes(partitions_def=partitions_def)
 
 
 def _copy_all(
