@@ -111,7 +111,10 @@ def _copy_all(
                 result = future.result()
             except dg.Failure as exc:
                 failures.append(exc)
-                context.log.error(f"Copy of {futures[future].to_user_string()} failed")
+                context.log.warning(
+                    f"Copy of {futures[future].to_user_string()} failed; the step fails once "
+                    "the other copies have finished"
+                )
                 continue
             yield _only_selected_checks(context, result)
     if failures:

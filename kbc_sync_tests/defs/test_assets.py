@@ -116,9 +116,10 @@ def test_adaptive_copies_everything_first_then_only_changes(projects, instance):
     projects.stack.clock.set(datetime(2026, 2, 1, 10, 30, tzinfo=UTC))
     write_increment(projects.source(), "in.c-crm.orders", tag="new", rows=5)
     second_result = materialize(defs, ORDERS, instance)
-    third = metadata_of(materialize(defs, ORDERS, instance))
+    third_result = materialize(defs, ORDERS, instance)
 
     second = metadata_of(second_result)
+    third = metadata_of(third_result)
     assert first["kbc_sync/window"] == "whole table"
     assert first["kbc_sync/rows_copied"] == 4
     assert (
@@ -129,6 +130,9 @@ def test_adaptive_copies_everything_first_then_only_changes(projects, instance):
     assert second["dagster/row_count"] == 9
     assert all(e.passed for e in checks_of(second_result).values())
     assert third["kbc_sync/rows_copied"] == 0
+    third_rows = checks_of(third_result)[checks.ROWS]
+    assert third_rows.passed
+    assert third_rows.metadata["target_rows"].value == 9
     assert third["kbc_sync/high_water_mark"] == second["kbc_sync/high_water_mark"]
 
 
