@@ -38,14 +38,17 @@ class SourceCursor:
     Attributes:
         tables: source table id -> the `lastChangeDate` seen last.
         windows: windowed asset key -> the latest window key requested.
+        resume_at: the bucket the last tick had no time left for; the next tick starts there.
     """
 
     tables: dict[str, str] = field(default_factory=dict)
     windows: dict[str, str] = field(default_factory=dict)
+    resume_at: str | None = None
 
     def to_json(self) -> str:
         """Serialise for `context.cursor`."""
-        return json.dumps({"tables": self.tables, "windows": self.windows}, sort_keys=True)
+        data = {"tables": self.tables, "windows": self.windows, "resume_at": self.resume_at}
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str | None) -> SourceCursor:
@@ -53,7 +56,11 @@ class SourceCursor:
         if not text:
             return cls()
         data = json.loads(text)
-        return cls(tables=dict(data.get("tables", {})), windows=dict(data.get("windows", {})))
+        return cls(
+            tables=dict(data.get("tables", {})),
+            windows=dict(data.get("windows", {})),
+            resume_at=data.get("resume_at"),
+        )
 
 
 def build_kbc_sync_sensor(
@@ -62,7 +69,7 @@ def build_kbc_sync_sensor(
     settle_delay: timedelta,
     minimum_interval_seconds: int = 60,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED,
-    time_budget_s: float = TIME_BUDGET_S,
+    time_budget_s: float | None = None,
 ) -> dg.SensorDefinition:
     """Build the sensor over one source project.
 
@@ -71,7 +78,8 @@ def build_kbc_sync_sensor(
         settle_delay: how long after a window closes it is requested.
         minimum_interval_seconds: the shortest time between two ticks.
         default_status: whether the sensor starts running.
-        time_budget_s: when a tick stops listing buckets; the rest wait for the next tick.
+        time_budget_s: when a tick stops listing buckets (default `TIME_BUDGET_S`); the rest
+            wait for the next tick, which starts with them.
     """
     buckets = sorted({row.source_bucket for group in groups for row in group.rows})
 
@@ -93,7 +101,8 @@ def build_kbc_sync_sensor(
         cursor = SourceCursor.from_json(context.cursor)
         client = resource.get_client(**SENSOR_CLIENT_SETTINGS)
 
-        changes = _list_changes(context, client, buckets, time_budget_s)
+        budget_s = TIME_BUDGET_S if time_budget_s is None else time_budget_s
+        changes = _list_changes(context, client, buckets, cursor, budget_s)
         records = _last_materializations(context.instance, groups)
         requests = _table_requests(groups, cursor, changes, records)
         now = datetime.now(UTC) - settle_delay
@@ -111,20 +120,29 @@ def build_kbc_sync_sensor(
 
 
 def _list_changes(
-    context: dg.SensorEvaluationContext, client: Any, buckets: list[str], budget_s: float
+    context: dg.SensorEvaluationContext,
+    client: Any,
+    buckets: list[str],
+    cursor: SourceCursor,
+    budget_s: float,
 ) -> dict[str, str]:
     """Return table id -> `lastChangeDate` for the buckets listed within the budget.
 
-    A bucket whose listing fails is skipped: its tables keep their cursor entries, so they are
-    compared again on the next tick rather than counted as changed or unchanged.
+    Listing starts at `cursor.resume_at`, so buckets a tick had no time for come first next
+    time. A bucket whose listing fails is skipped: its tables keep their cursor entries and are
+    compared again on the next tick, rather than counted as changed or unchanged.
     """
+    start = buckets.index(cursor.resume_at) if cursor.resume_at in buckets else 0
+    ordered = buckets[start:] + buckets[:start]
     deadline = time.monotonic() + budget_s
     changes: dict[str, str] = {}
-    for bucket in buckets:
-        if time.monotonic() > deadline:
+    cursor.resume_at = None
+    for position, bucket in enumerate(ordered):
+        if position > 0 and time.monotonic() > deadline:
+            cursor.resume_at = bucket
             context.log.warning(
-                f"Time budget of {budget_s:.0f} s used; {bucket} and later "
-                "buckets wait for the next tick."
+                f"Time budget of {budget_s:.0f} s used; {len(ordered) - position} bucket(s) "
+                f"from {bucket} wait for the next tick."
             )
             break
         try:

@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from kbc_sync.defs import KeboolaSourceResource, SourceCursor
+from kbc_sync.defs import sensor as sensor_module
 from kbc_sync.defs.sensor import SENSOR_NAME
 from kbc_sync.demo import write_increment
 from kbc_sync_tests.defs.conftest import materialize
@@ -72,6 +73,7 @@ def test_source_cursor_round_trips_through_json():
     cursor = SourceCursor(
         tables={"in.c-crm.orders": "2026-01-01T00:00:00+0000"},
         windows={"keboola/copy/customers": "2026-01-01-00:15"},
+        resume_at="in.c-web",
     )
 
     restored = SourceCursor.from_json(cursor.to_json())
@@ -188,3 +190,20 @@ def test_sensor_interval_and_status_come_from_configuration(projects, interval):
 
     assert sensor.minimum_interval_seconds == interval
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_sensor_out_of_time_resumes_with_the_buckets_it_skipped(projects, instance, monkeypatch):
+    # A budget of 0 s makes every tick stop after its first bucket, as a slow stack would.
+    monkeypatch.setattr(sensor_module, "TIME_BUDGET_S", 0.0)
+    _seed_all(projects)
+    defs = projects.defs(FULL_ROWS)
+
+    first = _tick(projects, defs, instance, cursor=None)
+    first_calls = list(CALLS)
+    second = _tick(projects, defs, instance, cursor=first.cursor)
+
+    assert first_calls == [("GET", "/v2/storage/buckets/in.c-crm/tables")]
+    assert CALLS == [("GET", "/v2/storage/buckets/in.c-web/tables")]
+    assert SourceCursor.from_json(first.cursor).resume_at == "in.c-web"
+    assert _requested(first) == [("customers", None), ("orders", None), ("products", None)]
+    assert _requested(second) == [("pages", None), ("visits", None)]
