@@ -58,7 +58,9 @@ def test_full_replace_copies_table_with_metadata_checks_and_logs(projects, insta
     assert meta["kbc_sync/bytes"] > 0
     assert meta["kbc_sync/window"] == "whole table"
     assert {"export", "transfer", "load", "total"} <= set(meta["kbc_sync/durations_s"])
-    assert any(k.startswith("kbc_sync/link/") for k in meta)
+    links = {k.removeprefix("kbc_sync/link/") for k in meta if k.startswith("kbc_sync/link/")}
+    assert {"source_table", "target_table", "source_job", "target_job"} <= links
+    assert meta["kbc_sync/link/target_table"].startswith(projects.stack.url)
     evaluations = checks_of(result)
     assert evaluations[checks.KEYS_AND_COLUMNS].passed
     assert evaluations[checks.ROWS].passed
