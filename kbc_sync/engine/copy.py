@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kbc_sync.engine.load import LoadOutcome, load_file, recreate
@@ -22,13 +23,17 @@ from kbc_sync.engine.plan import CopyPlan, check_plan, plan_copy
 from kbc_sync.engine.result import CopyResult
 from kbc_sync.engine.spec import CopySpec, Window
 from kbc_sync.engine.target import TargetInfo, verify_target
-from kbc_sync.engine.transfer import TransferProgress, TransferStats, transfer_export
+from kbc_sync.engine.transfer import (
+    DEFAULT_CHUNK_SIZE,
+    TransferProgress,
+    TransferStats,
+    prepare_upload,
+    transfer_export,
+)
 from kbc_sync.errors import CopyError, KbcSyncError
 from kbc_sync.storage import links, new_run_id
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 
 
 def copy_table(
@@ -79,16 +84,18 @@ def copy_table(
     check_plan(plan)
     clock.lap("plan")
 
-    export_job = _export(source, spec, window)
-    source_file = source.get_file(_exported_file_id(export_job), federation_token=True)
+    # The target file is prepared while the export job runs. If the export fails, the empty
+    # file resource is left to Storage, which deletes non-permanent files after 15 days.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kbc-prepare") as helper:
+        upload = helper.submit(
+            prepare_upload, target, f"{spec.destination}.csv.gz", chunk_size=chunk_size
+        )
+        export_job = _export(source, spec, window)
+        source_file = source.get_file(_exported_file_id(export_job), federation_token=True)
+        prepared = upload.result()
     clock.lap("export")
     stats = transfer_export(
-        source_file,
-        target=target,
-        name=f"{spec.destination}.csv.gz",
-        concurrency=concurrency,
-        chunk_size=chunk_size,
-        progress=progress,
+        source_file, prepared, concurrency=concurrency, chunk_size=chunk_size, progress=progress
     )
     clock.lap("transfer")
 

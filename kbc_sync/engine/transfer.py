@@ -21,6 +21,7 @@ from kbc_sync.storage.files import open_file_store
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 SLICE_ATTEMPTS = 3
 PROGRESS_INTERVAL_S = 5.0
 
@@ -78,24 +79,50 @@ class TransferStats:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A sliced file prepared in the target project and the store to write its slices to."""
+
+    prepared: dict[str, Any]
+    store: Any
+
+    @property
+    def file_id(self) -> str:
+        """The prepared file's id."""
+        return str(self.prepared["id"])
+
+
+def prepare_upload(target: Any, name: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Upload:
+    """Create the sliced file the export's slices will go to, with a store to write them.
+
+    Args:
+        target: the target project's `StorageClient`.
+        name: file name; it ends in `.gz`, which is how Storage knows the data is gzipped.
+        chunk_size: bytes per multipart part.
+    """
+    prepared = target.prepare_file(name, sliced=True, tags=("kbc-sync",))
+    # Parallelism comes from slices in flight; one part at a time per slice keeps memory at
+    # about `concurrency` x `chunk_size`.
+    return Upload(prepared, open_file_store(prepared, chunk_size=chunk_size, concurrency=1))
+
+
 def transfer_export(
     source_file: dict[str, Any],
+    upload: Upload,
     *,
-    target: Any,
-    name: str,
     concurrency: int = 4,
-    chunk_size: int = 8 * 1024 * 1024,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[TransferProgress], None] | None = None,
 ) -> TransferStats:
-    """Copy every slice of an exported file into a new sliced file of the target project.
+    """Copy every slice of an exported file into the prepared sliced file of the target.
 
     Args:
         source_file: the source file's detail, fetched with federation credentials.
-        target: the target project's `StorageClient`.
-        name: file name for the target upload; it ends in `.gz` as Storage requires.
+        upload: the prepared target file (`prepare_upload`).
         concurrency: slices in flight at once.
-        chunk_size: bytes per read and per multipart part.
-        progress: called with a `TransferProgress` at most every few seconds and at the end.
+        chunk_size: bytes per read from the source.
+        progress: called with a `TransferProgress` at most every few seconds and at the end,
+            from the transfer's worker threads.
 
     Returns:
         The moved file's id, size and slice count.
@@ -106,22 +133,17 @@ def transfer_export(
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     source_store = open_file_store(source_file, chunk_size=chunk_size)
-    prepared = target.prepare_file(name, sliced=True, tags=("kbc-sync",))
-    # Parallelism comes from slices in flight; one part at a time per slice keeps memory at
-    # about `concurrency` x `chunk_size`.
-    target_store = open_file_store(prepared, chunk_size=chunk_size, concurrency=1)
     meter = _Meter(_int_or_none(source_file.get("sizeBytes")), progress)
 
     urls = source_store.slice_urls(source_file)
     meter.slices_total = len(urls)
     names = [f"part{index:05d}.csv.gz" for index in range(len(urls))]
+    has_rows = _run_slices(source_store, upload, urls, names, meter, concurrency)
 
-    has_rows = _run_slices(source_store, target_store, prepared, urls, names, meter, concurrency)
-
-    target_store.write_manifest(prepared, names)
+    upload.store.write_manifest(upload.prepared, names)
     meter.report(force=True)
     return TransferStats(
-        file_id=str(prepared["id"]),
+        file_id=upload.file_id,
         bytes=meter.bytes_done,
         slices=len(urls),
         has_rows=has_rows,
@@ -131,8 +153,7 @@ def transfer_export(
 
 def _run_slices(
     source_store: Any,
-    target_store: Any,
-    prepared: dict[str, Any],
+    upload: Upload,
     urls: list[str],
     names: list[str],
     meter: _Meter,
@@ -144,9 +165,7 @@ def _run_slices(
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="kbc-slice") as pool:
         futures: list[Future[bool]] = [
-            pool.submit(
-                _copy_slice, source_store, target_store, prepared, url, slice_name, meter, stop
-            )
+            pool.submit(_copy_slice, source_store, upload, url, slice_name, meter, stop)
             for url, slice_name in zip(urls, names, strict=True)
         ]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -161,8 +180,7 @@ def _run_slices(
 
 def _copy_slice(
     source_store: Any,
-    target_store: Any,
-    prepared: dict[str, Any],
+    upload: Upload,
     url: str,
     name: str,
     meter: _Meter,
@@ -175,7 +193,7 @@ def _copy_slice(
         reader: _SliceReader | None = None
         try:
             reader = _SliceReader(source_store.open_slice(url), meter, stop)
-            target_store.upload_slice(prepared, name, reader)
+            upload.store.upload_slice(upload.prepared, name, reader)
         except KbcSyncError as exc:
             if reader is not None:
                 meter.add(-reader.count)
@@ -294,7 +312,11 @@ class _Meter:
         if not force:
             logger.info("Transfer %s", snapshot)
         if self._callback is not None:
-            self._callback(snapshot)
+            try:
+                self._callback(snapshot)
+            except Exception:
+                # A broken progress display must not fail a copy that is moving data fine.
+                logger.warning("The transfer progress callback failed", exc_info=True)
 
 
 def _mb(count: float) -> str:

@@ -114,8 +114,23 @@ def test_copy_table_import_job_error_leaves_existing_target_as_it_was(projects: 
     assert table_rows(projects.target_admin, f"{TARGET_BUCKET}.t") == [("x", "old")]
 
 
+def test_copy_table_slice_refused_by_the_store_is_sent_again_from_its_start(
+    projects: Projects, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A 403 is not retried by the SDK, so the engine's own slice retry has to handle it.
+    projects.stack.add_fault(
+        {"target": "s3", "method": "GET", "path": "part_00", "status": 403, "times": 2}
+    )
+
+    _copy(projects)
+
+    assert projects.stack.state.faults.count() == 0
+    _assert_loaded_once(projects)
+    assert "failed (attempt 1/3), sending it again" in caplog.text
+
+
 def test_copy_table_lasting_slice_read_failure_raises_transfer_error(projects: Projects) -> None:
-    projects.stack.add_fault({"target": "s3", "method": "GET", "path": "part_00", "status": 500})
+    projects.stack.add_fault({"target": "s3", "method": "GET", "path": "part_00", "status": 403})
 
     with pytest.raises(TransferError, match="run the copy again"):
         _copy(projects)
