@@ -75,7 +75,14 @@ def local_command(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     stack = LocalStack(host=host, port=port, data_dir=data_dir, slice_rows=slice_rows)
-    stack.start()
+    try:
+        stack.start()
+    except OSError as exc:
+        # Most often another stack (or `make demo`) already holds the port.
+        raise click.ClickException(
+            f"Cannot listen on {host}:{port} ({exc.strerror}). Stop whatever uses that port, "
+            "or pass another one with --port (0 picks a free port)."
+        ) from exc
     try:
         if demo:
             click.echo(f"Seeding demo data ({demo_rows:,} orders)...", err=True)

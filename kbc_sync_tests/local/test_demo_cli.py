@@ -109,3 +109,23 @@ def test_cli_refuses_bad_numbers(bad: list[str]) -> None:
 
     assert result.exit_code == 2
     assert "Invalid value" in result.output
+
+
+def test_cli_port_in_use_says_so_without_traceback() -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from kbc_sync.local.cli import local_command
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = CliRunner().invoke(local_command, ["--port", str(port)])
+
+    assert result.exit_code == 1
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.output
+    assert "--port" in result.output
+    assert "Traceback" not in result.output
