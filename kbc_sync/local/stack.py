@@ -74,7 +74,12 @@ class LocalStack:
             slice_rows=self.slice_rows,
         )  # fmt: skip
 
-        self._server = StackServer((self.host, self.port), self._state, ROUTER)
+        try:
+            self._server = StackServer((self.host, self.port), self._state, ROUTER)
+        except OSError:
+            # The port is taken: leave no S3 server or scratch folder behind.
+            self.stop()
+            raise
         self.port = self._server.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
         self._state.base_url = self.url
