@@ -78,7 +78,7 @@ def copy_table(
     _log_start(spec, window, run_id)
 
     info = verify_target(target, spec.target_bucket_id)
-    source_project_id = str((source.verify_token().get("owner") or {}).get("id", ""))
+    source_links = (source.url, source.project_id)
     clock.lap("verify")
     plan = plan_copy(spec, source=source, target=target)
     check_plan(plan)
@@ -102,7 +102,6 @@ def copy_table(
     outcome = _load(target, plan, stats, window, run_id=run_id)
     rows = _rows(target, plan, stats, outcome)
     clock.lap("load")
-    source_links = (str(getattr(source, "url", "")), source_project_id)
     result = _result(plan, info, window, stats, export_job, outcome, rows, clock, source_links)
     logger.info("Copied %s", result.summary())
     return result
