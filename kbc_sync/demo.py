@@ -3,7 +3,7 @@
 `python -m kbc_sync.demo` (what `make demo` runs):
 
 1. starts the local Storage stack on 127.0.0.1:8765 with a source project full of sample tables
-   and an empty target bucket, and writes the tokens to `.demo/.env`;
+   and an empty target bucket (fresh each time), and writes the tokens to `.demo/.env`;
 2. runs `dagster dev` on http://127.0.0.1:3000 with `kbc_sync/demo.yaml`, its instance under
    `.demo/dagster_home`;
 3. keeps writing a few new rows into the source tables, so the sensor and the schedules have
@@ -18,7 +18,9 @@ import gzip
 import io
 import logging
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 DEMO_DIR = Path(".demo")
 CONFIG = Path(__file__).with_name("demo.yaml")
+# In a checkout, workspace.yaml sits next to the package; an installed package has none.
+WORKSPACE = Path(__file__).resolve().parents[1] / "workspace.yaml"
 STACK_PORT = 8765
 
 # Tables the demo adds rows to; `products` is typed and stays as seeded.
@@ -57,6 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     _interrupt_on_signals()
     from kbc_sync.local import LocalStack
 
+    busy = [port for port in (STACK_PORT, args.port) if not _port_free(port)]
+    if busy:
+        print(
+            f"Port {', '.join(map(str, busy))} on 127.0.0.1 is in use. Stop what uses it "
+            "(an earlier demo?) and run the demo again.",
+            file=sys.stderr,
+        )
+        return 1
+
+    # Each demo starts from fresh sample data and a fresh Dagster instance.
+    for leftover in (DEMO_DIR / "stack", DEMO_DIR / "dagster_home"):
+        shutil.rmtree(leftover, ignore_errors=True)
     DEMO_DIR.mkdir(exist_ok=True)
     stack = LocalStack(port=STACK_PORT, data_dir=DEMO_DIR / "stack").start()
     dagster: subprocess.Popen[bytes] | None = None
@@ -94,6 +110,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _write_env(env: dict[str, str]) -> None:
     lines = [f"{key}={value}" for key, value in env.items()]
     path = DEMO_DIR / ".env"
@@ -112,7 +137,8 @@ def _start_dagster(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         "DAGSTER_HOME": str(home),
     }
     dagster = Path(sys.executable).with_name("dagster")
-    command = [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]
+    code = ["-w", str(WORKSPACE)] if WORKSPACE.exists() else ["-m", "kbc_sync.definitions"]
+    command = [str(dagster), "dev", *code, "-h", "127.0.0.1", "-p", str(port)]
     # Its own process group, so Ctrl-C here stops the webserver, daemon and code server together.
     return subprocess.Popen(
         command, env=child_env, start_new_session=True, preexec_fn=_default_signals
