@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -38,7 +39,8 @@ def copy_row(
     """
     source_before = _guarded(source.get_table, row.table.source, row)
     target_before = _guarded(target.find_table, row.target_table_id, row)
-    window, mark, unchanged = _window(context, row, key, source_before)
+    previous = last_high_water_mark(context.instance, key) if row.kind == "adaptive" else None
+    window, mark, unchanged = _window(context, row, previous, source_before)
     if unchanged:
         return _unchanged(context, row, key, source_before, target_before, mark)
 
@@ -68,6 +70,10 @@ def copy_row(
         rows_copied=_rows_copied(result, check_results),
     )
     metadata[SOURCE_LAST_CHANGE] = str(source_before.get("lastChangeDate"))
+    if _failed(check_results):
+        # The target may miss rows of this window: keep the old mark, so the next copy exports
+        # the window again (no mark at all means a full copy next time).
+        mark = previous
     if mark is not None:
         metadata[HIGH_WATER_MARK] = dg.MetadataValue.timestamp(mark)
     return dg.MaterializeResult(
@@ -90,15 +96,18 @@ def _rows_copied(result: Any, check_results: list[dg.AssetCheckResult]) -> int |
     return None
 
 
+def _failed(results: list[dg.AssetCheckResult]) -> bool:
+    return any(not r.passed and r.severity == dg.AssetCheckSeverity.ERROR for r in results)
+
+
 def _window(
     context: dg.AssetExecutionContext,
     row: CopyRow,
-    key: dg.AssetKey,
+    previous: datetime | None,
     source_table: dict[str, Any],
-) -> tuple[Window | None, Any, bool]:
+) -> tuple[Window | None, datetime | None, bool]:
     if row.kind != "adaptive":
         return run_window(context), None, False
-    previous = last_high_water_mark(context.instance, key)
     return adaptive_window(previous, parse_change_date(source_table.get("lastChangeDate")))
 
 

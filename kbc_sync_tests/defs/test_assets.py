@@ -293,3 +293,25 @@ def test_window_with_more_keys_than_the_cap_is_checked_by_count(projects, instan
     assert rows.passed
     assert rows.metadata["compared"].value.startswith("counts")
     assert "keys_missing_in_target" not in rows.metadata
+
+
+def test_adaptive_copy_with_failed_rows_check_keeps_no_new_mark(projects, instance):
+    projects.seed("in.c-crm.orders", _rows(4))
+    projects.stack.seed_table(
+        projects.target_id,
+        "in.c-copy.orders",
+        ["id", "name", "amount"],
+        _rows(2, prefix="extra"),
+        primary_key=("id",),
+    )
+    defs = projects.defs(
+        [{"source": "in.c-crm.orders", "mode": "update", "changed_in_last": "adaptive"}]
+    )
+
+    result = materialize(defs, ORDERS, instance)
+
+    rows = checks_of(result)[checks.ROWS]
+    assert not rows.passed
+    assert rows.metadata["source_rows"].value == 4
+    assert rows.metadata["target_rows"].value == 6
+    assert "kbc_sync/high_water_mark" not in metadata_of(result)
