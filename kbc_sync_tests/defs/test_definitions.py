@@ -188,3 +188,20 @@ def test_dagster_cli_validate_reports_config_error_of_bad_file(tmp_path):
     assert done.returncode != 0
     assert "ConfigError" in done.stderr + done.stdout
     assert "upsert" in done.stderr + done.stdout
+
+
+def test_defs_package_exports_its_public_names():
+    import kbc_sync.defs as package
+
+    assert package.__all__ == [
+        "CopyRow",
+        "KbcSyncTranslator",
+        "KeboolaSourceResource",
+        "KeboolaTargetResource",
+        "SourceCursor",
+        "build_cron_schedules",
+        "build_kbc_sync_defs",
+        "build_kbc_sync_sensor",
+        "build_window_schedule",
+    ]
+    assert all(hasattr(package, name) for name in package.__all__)
