@@ -70,6 +70,8 @@ def copy_row(
         rows_copied=_rows_copied(result, check_results),
     )
     metadata[SOURCE_LAST_CHANGE] = str(source_before.get("lastChangeDate"))
+    if row.kind == "window" and "kbc_sync/rows_copied" in metadata:
+        metadata["dagster/partition_row_count"] = metadata["kbc_sync/rows_copied"]
     if _failed(check_results):
         # The target may miss rows of this window: keep the old mark, so the next copy exports
         # the window again (no mark at all means a full copy next time).

@@ -83,6 +83,7 @@ def test_windowed_partition_copies_only_rows_changed_in_its_window(projects, ins
     assert meta["kbc_sync/window"] == "[2026-01-01T00:15:00+00:00, 2026-01-01T00:30:00+00:00)"
     assert meta["dagster/row_count"] == 5
     assert meta["kbc_sync/rows_copied"] == 5
+    assert meta["dagster/partition_row_count"] == 5
     evaluations = checks_of(result)
     assert evaluations[checks.ROWS].passed
     assert evaluations[checks.ROWS].metadata["keys_missing_in_target"].value == 0
