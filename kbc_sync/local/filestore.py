@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
 import socket
 import string
@@ -33,6 +34,13 @@ logger = logging.getLogger(__name__)
 
 REGION = "us-east-1"
 _TRANSFER = TransferConfig(multipart_threshold=64 * 2**20, multipart_chunksize=64 * 2**20)
+
+# moto keeps each object in a SpooledTemporaryFile of this many bytes, read from the
+# environment whenever an object is stored. Its default (about 5 MB) is larger than a slice of
+# the stack's default 25,000-row exports, so every slice stayed in RAM and memory grew with
+# each table exported; above this size objects live in temporary files on disk.
+_MOTO_BUFFER_ENV = "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE"
+_MOTO_BUFFER_BYTES = 256 * 1024
 
 # Called for every S3 request with (method, path); returns a WSGI app that answers instead.
 S3Interceptor = Callable[[str, str], Callable | None]
@@ -75,6 +83,7 @@ class S3Provider:
         self._client: Any = None
 
     def start(self) -> None:
+        os.environ.setdefault(_MOTO_BUFFER_ENV, str(_MOTO_BUFFER_BYTES))
         app = DomainDispatcherApplication(create_backend_app)
         wrapped = self._wrap(app)
         self._server = make_server(
