@@ -16,6 +16,7 @@ import dagster as dg
 
 from kbc_sync.defs import checks
 from kbc_sync.defs.copy_step import copy_row
+from kbc_sync.defs.partitions import last_high_water_mark
 from kbc_sync.defs.report import step_log
 from kbc_sync.defs.translator import CopyRow, slug
 
@@ -92,6 +93,13 @@ def _copy_all(
     A failed row does not stop the others. The step fails at the end, naming every failed row.
     """
     failures: list[dg.Failure] = []
+    # Instance queries stay in the step's own thread: Dagster does not document its storage as
+    # safe to share between threads.
+    marks = {
+        key: last_high_water_mark(context.instance, key)
+        for key, row in selected
+        if row.kind == "adaptive"
+    }
     workers = max(1, min(len(selected), target.parallel_copies))
     with ThreadPoolExecutor(workers, thread_name_prefix="kbc-sync-copy") as pool:
         futures: dict[Future[dg.MaterializeResult], dg.AssetKey] = {
@@ -103,6 +111,7 @@ def _copy_all(
                 source.get_client(),
                 target.get_client(),
                 target.stack_url,
+                marks.get(key),
             ): key
             for key, row in selected
         }

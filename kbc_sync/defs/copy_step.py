@@ -12,7 +12,6 @@ from kbc_sync.defs.partitions import (
     HIGH_WATER_MARK,
     SOURCE_LAST_CHANGE,
     adaptive_window,
-    last_high_water_mark,
     parse_change_date,
     run_window,
 )
@@ -30,8 +29,18 @@ def copy_row(
     source: Any,
     target: Any,
     target_stack_url: str,
+    previous_mark: datetime | None = None,
 ) -> dg.MaterializeResult:
     """Copy one row and return its materialization, with the results of both checks.
+
+    Args:
+        context: the step's context.
+        row: the configured row.
+        key: the row's asset key.
+        source: a client of the source project.
+        target: a client of the target project.
+        target_stack_url: the target stack URL, for `dagster/uri`.
+        previous_mark: for an adaptive row, the high-water mark of its last copy.
 
     Raises:
         dg.Failure: the copy failed; the failure names the tables, and links the Storage job
@@ -39,8 +48,7 @@ def copy_row(
     """
     source_before = _guarded(source.get_table, row.table.source, row)
     target_before = _guarded(target.find_table, row.target_table_id, row)
-    previous = last_high_water_mark(context.instance, key) if row.kind == "adaptive" else None
-    window, mark, unchanged = _window(context, row, previous, source_before)
+    window, mark, unchanged = _window(context, row, previous_mark, source_before)
     if unchanged:
         return _unchanged(context, row, key, source_before, target_before, mark)
 
@@ -75,7 +83,7 @@ def copy_row(
     if _failed(check_results):
         # The target may miss rows of this window: keep the old mark, so the next copy exports
         # the window again (no mark at all means a full copy next time).
-        mark = previous
+        mark = previous_mark
     if mark is not None:
         metadata[HIGH_WATER_MARK] = dg.MetadataValue.timestamp(mark)
     return dg.MaterializeResult(
