@@ -64,10 +64,13 @@ def local_command(
     Prints the environment lines a kbc_sync configuration needs (URLs, tokens, the S3
     endpoint); the only place the stack ever shows a token.
     """
+    from kbc_sync.local.allocator import return_large_blocks
     from kbc_sync.local.demo import seed_empty
     from kbc_sync.local.stack import LocalStack
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # This process is the stack, so its allocator may be tuned for flat memory.
+    return_large_blocks()
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -116,6 +116,8 @@ def read_csv_sql(
     names = ", ".join(f"{sql_literal(name)}: 'VARCHAR'" for name in columns)
     not_null = ", ".join(sql_literal(name) for name in columns)
     escape = dialect.escaped_by or dialect.enclosure
+    # DuckDB's default read buffer is 16 x max_line_size (32 MB) per thread, too much of the
+    # store's 128 MB memory limit; 8 MB still holds four of the longest lines it accepts.
     options = [
         f"columns = {{{names}}}",
         f"header = {str(header).lower()}",
@@ -126,6 +128,7 @@ def read_csv_sql(
         f"force_not_null = [{not_null}]",
         "strict_mode = true",
         "null_padding = false",
+        "buffer_size = 8388608",
         f"compression = '{'gzip' if is_gzip(paths[0]) else 'none'}'",
     ]
     files = ", ".join(sql_literal(str(path)) for path in paths)
