@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -130,6 +130,11 @@ def test_sensor_without_cursor_skips_tables_already_copied(projects, instance):
     assert _requested(result) == []
 
 
+def _hour_before(moment: datetime) -> str:
+    end = moment.replace(minute=0, second=0, microsecond=0)
+    return f"{end - timedelta(hours=1):%Y-%m-%d-%H}:00"
+
+
 def test_sensor_requests_latest_closed_window_once(projects, instance):
     rows = [
         {
@@ -142,16 +147,14 @@ def test_sensor_requests_latest_closed_window_once(projects, instance):
     projects.seed("in.c-crm.customers", [["1", "a", "1"]])
     defs = projects.defs(rows, automation={"settle_delay": "5 minutes"})
 
+    before = datetime.now(UTC)
     first = _tick(projects, defs, instance, cursor=None)
+    after = datetime.now(UTC)
     second = _tick(projects, defs, instance, cursor=first.cursor)
 
     ((name, window),) = _requested(first)
-    now = datetime.now(UTC)
-    latest = now.replace(minute=0, second=0, microsecond=0)
-    expected = {
-        f"{latest:%Y-%m-%d-%H}:00",
-        f"{latest.replace(hour=(latest.hour - 1) % 24):%Y-%m-%d-%H}:00",
-    }
+    # The latest hour that ended at least 5 minutes before the tick (which ran in between).
+    expected = {_hour_before(moment - timedelta(minutes=5)) for moment in (before, after)}
     assert name == "customers"
     assert window in expected
     assert first.run_requests[0].job_name == "kbc_sync_every_1_hour"
