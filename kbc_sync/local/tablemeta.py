@@ -19,6 +19,13 @@ from duckdb import DuckDBPyConnection as Connection
 from kbc_sync.local import typedefs
 from kbc_sync.local.csvio import sql_ident
 
+# DuckDB's buffer pool per project database. Beyond it, tables (also in-memory ones) and
+# intermediate results spill to the temporary directory, so this caps the memory a load or an
+# export takes whatever the table's size. 128 MB is already full at 1M rows x 10 columns, so
+# 1M and 5M rows take the same memory (benchmarks/local_stack.py), and 1M rows still move in a
+# few seconds each way; 256 MB left room that a 5M-row table filled and a 1M-row one did not.
+MEMORY_LIMIT = "128MB"
+
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS kbc_physical_seq;
 CREATE TABLE IF NOT EXISTS kbc_tables (

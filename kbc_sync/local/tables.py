@@ -33,13 +33,6 @@ __all__ = ["LoadFailed", "LoadResult", "TableError", "TableStore"]
 
 logger = logging.getLogger(__name__)
 
-# DuckDB's buffer pool per project database. Beyond it, tables (also in-memory ones) and
-# intermediate results spill to the temporary directory, so this caps the memory a load or an
-# export takes whatever the table's size. 128 MB is already full at 1M rows x 10 columns, so
-# 1M and 5M rows take the same memory (benchmarks/local_stack.py), and 1M rows still move in a
-# few seconds each way; 256 MB left room that a 5M-row table filled and a 1M-row one did not.
-MEMORY_LIMIT = "128MB"
-
 
 class TableStore:
     """The tables of one project: a DuckDB database in a file, or in memory.
@@ -62,7 +55,7 @@ class TableStore:
         self,
         path: Path | None = None,
         *,
-        memory_limit: str = MEMORY_LIMIT,
+        memory_limit: str = tablemeta.MEMORY_LIMIT,
         threads: int = 2,
         temp_dir: Path | None = None,
     ) -> None:
