@@ -35,16 +35,16 @@ from kbc_sync.config_checks import (
 from kbc_sync.engine.spec import MODES, CopySpec, Mode
 from kbc_sync.errors import ConfigError
 from kbc_sync.storage.stacks import STACKS
-from kbc_sync.windows import Window
+from kbc_sync.windows import Cadence
 
 __all__ = [
     "MODES",
     "AutomationConfig",
+    "Cadence",
     "SourceConfig",
     "SyncConfig",
     "TableConfig",
     "TargetConfig",
-    "Window",
     "load_config",
     "parse_config",
     "resolve_config_path",
@@ -155,7 +155,7 @@ class TableConfig(_Model):
     source: str
     destination: str
     mode: Mode = "replace"
-    changed_in_last: Window | Literal["adaptive"] | None = None
+    changed_in_last: Cadence | Literal["adaptive"] | None = None
     start: datetime | None = None
     cron: str | None = None
 
@@ -179,11 +179,11 @@ class TableConfig(_Model):
     @field_validator("changed_in_last", mode="before")
     @classmethod
     def _window(cls, value: Any) -> Any:
-        if value is None or value == "adaptive" or isinstance(value, Window):
+        if value is None or value == "adaptive" or isinstance(value, Cadence):
             return value
         if not isinstance(value, str):
             raise ValueError(f"found {value!r}; allowed: {FIELD_HELP['changed_in_last']}")
-        return Window.parse(value)
+        return Cadence.parse(value)
 
     @field_validator("start", mode="before")
     @classmethod
@@ -216,9 +216,9 @@ class TableConfig(_Model):
         return self
 
     @property
-    def window(self) -> Window | None:
+    def window(self) -> Cadence | None:
         """The time window cadence, or None for full and adaptive rows."""
-        return self.changed_in_last if isinstance(self.changed_in_last, Window) else None
+        return self.changed_in_last if isinstance(self.changed_in_last, Cadence) else None
 
     @property
     def adaptive(self) -> bool:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from kbc_sync.errors import ConfigError
 from kbc_sync.storage.redact import mask
 from kbc_sync.storage.stacks import STACKS
-from kbc_sync.windows import ALLOWED_WINDOWS, Window
+from kbc_sync.windows import ALLOWED_WINDOWS, Cadence
 
 Row = tuple[Any, ...]
 Problem = tuple[Row, str]
@@ -63,10 +63,10 @@ def url_region_problems(url: object, region: object) -> list[str]:
 def _window_kind(value: object) -> str | None:
     if value is None or value == "adaptive":
         return None if value is None else "adaptive"
-    if isinstance(value, Window):
+    if isinstance(value, Cadence):
         return "window"
     try:
-        Window.parse(value)  # type: ignore[arg-type]
+        Cadence.parse(value)  # type: ignore[arg-type]
     except (ValueError, TypeError):
         return "invalid"
     return "window"

@@ -32,7 +32,7 @@ _FMT_INTRADAY = "%Y-%m-%d-%H:%M"
 _FMT_DAILY = "%Y-%m-%d"
 
 
-class Window(BaseModel):
+class Cadence(BaseModel):
     """A window cadence such as `15 minutes` or `1 day`, always counted in UTC.
 
     Attributes:
@@ -46,7 +46,7 @@ class Window(BaseModel):
     unit: Unit
 
     @classmethod
-    def parse(cls, text: str) -> Window:
+    def parse(cls, text: str) -> Cadence:
         """Parse `N minutes|hours|days|weeks` (singular or plural) into a window.
 
         Raises:

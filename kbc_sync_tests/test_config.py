@@ -9,7 +9,7 @@ import yaml
 from kbc_sync.config import load_config, parse_config
 from kbc_sync.engine import CopySpec
 from kbc_sync.errors import ConfigError
-from kbc_sync.windows import Window
+from kbc_sync.windows import Cadence
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "123-45678-abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
@@ -73,7 +73,7 @@ def test_load_config_valid_file_fills_defaults(tmp_path):
         None,
         None,
     )
-    assert windowed.window == Window(amount=15, unit="minutes")
+    assert windowed.window == Cadence(amount=15, unit="minutes")
     assert windowed.start == datetime(2026, 1, 1, tzinfo=UTC)
     assert target.table_id(windowed) == "in.c-crm-copy.orders_copy"
     assert config.automation.schedules == config.automation.sensor == "stopped"

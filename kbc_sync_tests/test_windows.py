@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from kbc_sync.windows import Window
+from kbc_sync.windows import Cadence
 
 
 @pytest.mark.parametrize(
@@ -21,7 +21,7 @@ from kbc_sync.windows import Window
     ],
 )
 def test_window_parse_even_cadence_accepted(text, amount, unit):
-    window = Window.parse(text)
+    window = Cadence.parse(text)
 
     assert (window.amount, window.unit) == (amount, unit)
 
@@ -31,13 +31,13 @@ def test_window_parse_uneven_cadence_rejected(text):
     with pytest.raises(
         ValueError, match=rf"found '{text}', which does not split .* allowed: 'N mi"
     ):
-        Window.parse(text)
+        Cadence.parse(text)
 
 
 @pytest.mark.parametrize("text", ["daily", "1 month", "15m", "-1 day", ""])
 def test_window_parse_not_a_cadence_rejected(text):
     with pytest.raises(ValueError, match=r"allowed: 'N minutes' with N dividing 60 .*'adaptive'"):
-        Window.parse(text)
+        Cadence.parse(text)
 
 
 @pytest.mark.parametrize(
@@ -54,10 +54,12 @@ def test_window_parse_not_a_cadence_rejected(text):
     ],
 )
 def test_window_properties_match_cadence(text, delta, cron, fmt):
-    window = Window.parse(text)
+    window = Cadence.parse(text)
 
     assert (window.timedelta, window.cron, window.fmt) == (delta, cron, fmt)
 
 
 def test_window_str_singular_and_plural():
-    assert (str(Window.parse("1 days")), str(Window.parse("15 minute"))) == ("1 day", "15 minutes")
+    texts = (str(Cadence.parse("1 days")), str(Cadence.parse("15 minute")))
+
+    assert texts == ("1 day", "15 minutes")

@@ -95,7 +95,7 @@ def as_timedelta(value: Any) -> timedelta:
         return value.timedelta
     if isinstance(value, int | float):
         return timedelta(seconds=value)
-    from kbc_sync.windows import Window as Cadence
+    from kbc_sync.windows import Cadence
 
     return Cadence.parse(str(value)).timedelta
 
