@@ -62,8 +62,8 @@ def copy_table(
         run_id: sent as `X-KBC-RunId` (with a suffix per step); a new one when None.
         progress: called with transfer progress at most every few seconds.
         concurrency: slices transferred at once.
-        chunk_size: bytes per read and per multipart part; memory is about
-            `concurrency` x `chunk_size`.
+        chunk_size: bytes per multipart part (16 MiB by default); the buffers of a copy hold
+            about `concurrency` x `chunk_size`.
 
     Returns:
         What the copy did.
@@ -165,13 +165,21 @@ def _load(
 def _rows(
     target: Any, plan: CopyPlan, stats: TransferStats, outcome: LoadOutcome | None
 ) -> int | None:
-    """Rows copied, as far as Storage tells without decompressing the slices."""
+    """Rows copied, as far as Storage tells without decompressing the slices.
+
+    After a full load the table holds exactly the loaded rows. An incremental load without a
+    primary key appends, so the growth of the table is the loaded rows. With a key, updated
+    rows do not change the count, and Storage's import results carry no row count: unknown.
+    """
     if outcome is None or not stats.has_rows:
         return 0
-    if plan.spec.mode == "update" and not outcome.created:
+    incremental = plan.spec.mode == "update" and not outcome.created
+    if incremental and plan.primary_key:
         return None
-    table = target.get_table(plan.spec.target_table_id)
-    return int(table.get("rowsCount") or 0)
+    after = int(target.get_table(plan.spec.target_table_id).get("rowsCount") or 0)
+    if incremental:
+        return after - int((plan.target_table or {}).get("rowsCount") or 0)
+    return after
 
 
 def _forget_file(target: Any, file_id: str) -> None:

@@ -168,8 +168,14 @@ def recreate(target: Any, plan: CopyPlan, file_id: str, *, run_id: str) -> LoadO
             target, plan, file_id, incremental=False, run_id=f"{run_id}-import"
         )
         outcome.jobs.append(outcome.import_job)
-    except KbcSyncError as exc:
-        raise _restore(target, plan, snapshot_id, exc, dropped=dropped, run_id=run_id) from exc
+    except BaseException as exc:
+        # Whatever stopped the recreate (an error, or the run being cancelled after the drop),
+        # the old table must come back before the copy gives up.
+        error = _restore(target, plan, snapshot_id, exc, dropped=dropped, run_id=run_id)
+        if isinstance(exc, Exception):
+            raise error from exc
+        logger.warning("%s", error)
+        raise
 
     _delete_snapshot(target, snapshot_id)
     return outcome
@@ -179,7 +185,7 @@ def _restore(
     target: Any,
     plan: CopyPlan,
     snapshot_id: str,
-    failure: KbcSyncError,
+    failure: BaseException,
     *,
     dropped: bool,
     run_id: str,
@@ -191,7 +197,7 @@ def _restore(
         _delete_snapshot(target, snapshot_id)
         return CopyError(
             f"Recreating {table_id} failed before the old table was dropped; it is unchanged. "
-            f"Cause: {failure}",
+            f"Cause: {_cause(failure)}",
             table=table_id,
         )
 
@@ -212,7 +218,7 @@ def _restore(
         return CopyError(
             f"Recreating {table_id} failed and restoring its previous data failed too; the old "
             f"data is kept in snapshot {snapshot_id}. Create the table from that snapshot in the "
-            f"Keboola UI (table detail > Snapshots) before running again. Cause: {failure} "
+            f"Keboola UI (table detail > Snapshots) before running again. Cause: {_cause(failure)} "
             f"Restore error: {restore_error}",
             table=table_id,
         )
@@ -221,10 +227,14 @@ def _restore(
     return CopyError(
         f"Recreating {table_id} failed, so the previous table was restored from a snapshot "
         f"taken before the drop; the target holds its old data. Fix the cause and run again. "
-        f"Cause: {failure}",
+        f"Cause: {_cause(failure)}",
         table=table_id,
         restored=True,
     )
+
+
+def _cause(failure: BaseException) -> str:
+    return str(failure) or type(failure).__name__
 
 
 def _drop(target: Any, table_id: str, *, run_id: str) -> dict[str, Any]:

@@ -18,10 +18,11 @@ class CopyResult:
         action: `create`, `load`, `recreate`, or `skip` when an empty window wrote nothing.
         window: the time window of changed rows, or None for the whole table.
         rows: rows exported and loaded. Exports are gzipped and are not decompressed on the
-            way, so the figure is the target table's `rowsCount` after a full load (the table
-            holds exactly the loaded rows) and 0 for an empty export; for an incremental load
-            into an existing table it is None, because the table's row count then mixes old and
-            new rows and Storage reports no loaded-row count.
+            way, so the figure comes from the target table's `rowsCount`: after a full load (or
+            a new table) the table holds exactly the loaded rows; an incremental load without a
+            primary key appends, so the growth is the loaded rows; 0 for an empty export. For an
+            incremental load with a primary key into an existing table it is None: updated rows
+            leave the count as it was and Storage's import results carry no row count.
         bytes: compressed bytes moved between the file storages.
         slices: slices moved.
         source_job_id: the export job in the source project.

@@ -21,8 +21,15 @@ from kbc_sync.storage.files import open_file_store
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
+# Every part is a request to the file store, so parts are made large enough that a slice of
+# a few tens of MB goes in one to three of them, while four slices in flight hold well under
+# 100 MiB of buffers.
+DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 SLICE_ATTEMPTS = 3
+# Reads from the source go in pieces this large (see `_SliceReader.read`).
+PIECE_SIZE = 1024 * 1024
+# Bytes fed to the emptiness probe at a time, so it never holds a copy of a whole piece.
+PROBE_WINDOW = 64 * 1024
 PROGRESS_INTERVAL_S = 5.0
 
 
@@ -231,16 +238,31 @@ class _SliceReader:
         self.count = 0
         self.has_rows = False
 
-    def read(self, size: int = -1) -> bytes:
-        if self._stop.is_set():
-            raise TransferError("Transfer stopped because another slice failed.")
-        data = self._stream.read(size)
-        if data:
-            self.count += len(data)
-            self._meter.add(len(data))
-            if self._probe is not None:
-                self._look_for_rows(data)
-        return data
+    def read(self, size: int | None = -1) -> bytes:
+        """Return `size` bytes (all that is left when negative); fewer only at the end.
+
+        The SDK takes a short read for the end of the stream, so pieces are read until the
+        request is filled. Reading in pieces of `PIECE_SIZE` keeps the large buffers down to the
+        one this returns: a buffer per piece is small enough for the allocator to give back.
+        """
+        remaining = -1 if size is None or size < 0 else size
+        pieces = []
+        while remaining != 0:
+            if self._stop.is_set():
+                raise TransferError("Transfer stopped because another slice failed.")
+            piece = self._stream.read(PIECE_SIZE if remaining < 0 else min(remaining, PIECE_SIZE))
+            if not piece:
+                break
+            self._take(piece)
+            pieces.append(piece)
+            remaining = remaining - len(piece) if remaining > 0 else remaining
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def _take(self, piece: bytes) -> None:
+        self.count += len(piece)
+        self._meter.add(len(piece))
+        if self._probe is not None:
+            self._look_for_rows(piece)
 
     def readable(self) -> bool:
         return True
@@ -250,8 +272,10 @@ class _SliceReader:
         if close is not None:
             close()
 
-    def _look_for_rows(self, data: bytes) -> None:
+    def _look_for_rows(self, piece: bytes) -> None:
         try:
+            data = piece[:PROBE_WINDOW]
+            rest = piece[PROBE_WINDOW:]
             while data:
                 if self._probe.decompress(data, 1):
                     self.has_rows = True
@@ -263,6 +287,8 @@ class _SliceReader:
                     self._probe = zlib.decompressobj(wbits=47)
                 else:
                     data = self._probe.unconsumed_tail
+                if not data and rest:
+                    data, rest = rest[:PROBE_WINDOW], rest[PROBE_WINDOW:]
         except zlib.error:
             # Not gzip after all: assume it holds rows rather than skip a load.
             self.has_rows = True

@@ -88,9 +88,10 @@ def test_copy_table_dropped_import_into_existing_table_loads_once(projects: Proj
         {"method": "POST", "path": "/import-async$", "drop_connection": True, "times": 1}
     )
 
-    _copy(projects)
+    result = _copy(projects)
 
     assert projects.stack.state.faults.count() == 0
+    assert result.rows == len(ROWS)
     rows = table_rows(projects.target_admin, f"{TARGET_BUCKET}.t")
     assert rows == sorted([("x", "old"), *map(tuple, ROWS)])
 
