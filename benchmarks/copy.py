@@ -120,6 +120,7 @@ def measure(rows: int, concurrency: int, slice_rows: int, repeat: int) -> dict[s
         "small_table_cold_s": min(kbc["small_table_cold_s"] for kbc in kbcs),
         "kbc_mb_s_runs": [round(rate / 1e6, 1) for rate in kbc_rates],
         "raw_mb_s_runs": [round(rate / 1e6, 1) for rate in raw_rates],
+        "peak_rss_mb_runs": [kbc["peak_rss_mb"] for kbc in kbcs],
         "kbc_copy_total_s": best["total_s"],
         "kbc_phases_s": best["durations"],
         "seed_s": round(seeded, 1),

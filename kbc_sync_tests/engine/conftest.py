@@ -95,7 +95,7 @@ def projects(engine_stack: LocalStack) -> Iterator[Projects]:
         target_project, bucket_permissions={TARGET_BUCKET: "write"}, description="writer"
     )
     admin_token = engine_stack.add_token(target_project, master=True)
-    yield Projects(
+    projects = Projects(
         stack=engine_stack,
         source_project=source_project,
         target_project=target_project,
@@ -106,6 +106,10 @@ def projects(engine_stack: LocalStack) -> Iterator[Projects]:
         target_token=target_token,
         target_admin_token=admin_token,
     )
+    yield projects
+    # Closed sessions end the server threads that keep their connections alive.
+    for client in (projects.source, projects.target, projects.target_admin):
+        client.session.close()
     engine_stack.clear_faults()
     engine_stack.clock.release()
 
