@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,6 +126,33 @@ class StackServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.state = state
         self.router = router
+        self._busy = 0
+        self._closing = False
+        self._idle = threading.Condition()
+
+    def enter(self) -> bool:
+        """Count a request in; False once the stack is stopping."""
+        with self._idle:
+            if self._closing:
+                return False
+            self._busy += 1
+            return True
+
+    def leave(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        """Refuse new requests and wait for those in progress; True when none is left.
+
+        Handler threads are daemons: a request still inside DuckDB when the stores close, or
+        when the interpreter exits, can abort the whole process. Keep-alive connections that
+        are merely idle hold no request and do not delay this.
+        """
+        with self._idle:
+            self._closing = True
+            return self._idle.wait_for(lambda: self._busy == 0, timeout=timeout)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -156,6 +184,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Response(failure.status, failure.body()))
             return
 
+        if not self.server.enter():
+            self.close_connection = True
+            stopping = ApiFailure(503, "local.stopping", "The local stack is stopping.")
+            self._send(Response(503, stopping.body()))
+            return
+        try:
+            self._serve(method, path, parts.query, raw_body)
+        finally:
+            self.server.leave()
+
+    def _serve(self, method: str, path: str, query: str, raw_body: bytes) -> None:
         if path.startswith("/_local/faults"):
             self._send(self._faults(method, raw_body))
             return
@@ -167,7 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(_fault_response(fault, self.server.state.clock.now()))
             return
 
-        response = self._handle(method, path, parts.query, raw_body, fault)
+        response = self._handle(method, path, query, raw_body, fault)
         if fault is not None and fault.drop_connection:
             self._send_broken(response)
             return

@@ -24,6 +24,9 @@ from kbc_sync.local.tables import TableStore
 
 logger = logging.getLogger(__name__)
 
+# How long `stop` waits for requests in progress before closing the table databases.
+STOP_GRACE_S = 30.0
+
 ROUTER = Router()
 for _module in (api_core, api_tables, api_export, api_snapshots, api_files):
     ROUTER.include(_module.router)
@@ -95,6 +98,8 @@ class LocalStack:
         """Stop both servers and the job workers, and remove scratch files."""
         if self._server is not None:
             self._server.shutdown()
+            if not self._server.drain(timeout=STOP_GRACE_S):
+                logger.warning("Requests still running after %.0f s; stopping anyway", STOP_GRACE_S)
             self._server.server_close()
             self._server = None
         if self._state is not None:
