@@ -5,7 +5,8 @@ Storage read the first line as data). A table that does not exist yet is created
 and then loaded by one import, so its rows are loaded once, never twice (Keboola's Storage writer
 creates the table with the data and then imports the same data again). The empty table comes
 from `tables-definition`: with the source's definition for a typed source, with bare column
-names otherwise.
+names otherwise. If that first load fails, the new table is dropped again, so a failed copy
+leaves the target bucket as it was.
 """
 
 from __future__ import annotations
@@ -63,11 +64,31 @@ def load_file(
     if plan.action == "create":
         outcome.jobs.append(create_table(target, plan, run_id=f"{run_id}-create"))
         outcome.created = True
-    outcome.import_job = import_file(
-        target, plan, file_id, incremental=incremental, run_id=f"{run_id}-import"
-    )
+
+    try:
+        outcome.import_job = import_file(
+            target, plan, file_id, incremental=incremental, run_id=f"{run_id}-import"
+        )
+    except BaseException as exc:
+        if outcome.created:
+            _remove_new_table(target, plan.spec.target_table_id, exc, run_id=run_id)
+        raise
     outcome.jobs.append(outcome.import_job)
     return outcome
+
+
+def _remove_new_table(target: Any, table_id: str, failure: BaseException, *, run_id: str) -> None:
+    """Drop a table this copy created when its first load failed: the target was without it."""
+    try:
+        _drop(target, table_id, run_id=f"{run_id}-undo-create")
+    except KbcSyncError as exc:
+        raise CopyError(
+            f"Loading the new table {table_id} failed ({_cause(failure)}), and dropping the "
+            f"empty table again failed too ({exc}). Drop {table_id} in the Keboola UI or leave "
+            "it for the next copy, which loads it.",
+            table=table_id,
+        ) from failure
+    logger.info("Dropped %s again, which this copy had created before its load failed", table_id)
 
 
 def create_table(target: Any, plan: CopyPlan, *, run_id: str) -> dict[str, Any]:

@@ -115,6 +115,18 @@ def test_copy_table_import_job_error_leaves_existing_target_as_it_was(projects: 
     assert table_rows(projects.target_admin, f"{TARGET_BUCKET}.t") == [("x", "old")]
 
 
+def test_copy_table_import_job_error_into_new_table_leaves_no_table(projects: Projects) -> None:
+    projects.stack.add_fault({"method": "POST", "path": "/import-async$", "job_error": True})
+
+    with pytest.raises(JobFailedError, match="tableImport"):
+        _copy(projects, mode="update")
+
+    # The table this copy created is gone again: the target bucket is as it was.
+    assert projects.target_admin.find_table(f"{TARGET_BUCKET}.t") is None
+    operations = [job["operationName"] for job in target_jobs(projects)]
+    assert operations[-1] == "tableDrop"
+
+
 def test_copy_table_slice_refused_by_the_store_is_sent_again_from_its_start(
     projects: Projects, caplog: pytest.LogCaptureFixture
 ) -> None:
