@@ -186,3 +186,13 @@ def test_guarded_stream_reads_in_pieces_until_end() -> None:
     pieces = [stream.read(4), stream.read(4), stream.read(4), stream.read(4)]
 
     assert pieces == [b"abcd", b"efgh", b"ij", b""]
+
+
+def test_guarded_stream_read_all_returns_rest_in_one() -> None:
+    data = bytes(range(256)) * 10_000
+    source = io.BytesIO(data)
+    stream = GuardedStream(source.read, source.close, lambda: converting((OSError,), "r", "S3"))
+
+    head, rest, end = stream.read(100), stream.read(), stream.read()
+
+    assert (head + rest, end) == (data, b"")

@@ -20,6 +20,8 @@ from kbc_sync.storage.redact import mask
 
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 MANIFEST = "manifest"
+# `GuardedStream.readall` reads this much per call to the SDK.
+READALL_PIECE = 1024 * 1024
 
 
 class FileStore(ABC):
@@ -192,6 +194,9 @@ def converting(
 class GuardedStream(io.RawIOBase):
     """A readable stream over an SDK stream whose read errors become `TransferError`.
 
+    `read` hands the SDK's bytes through as they come: `RawIOBase.read` would copy every chunk
+    twice (into a buffer, then out of it) and `readall` would go 8 KiB at a time.
+
     Args:
         read: reads up to n bytes from the SDK stream.
         close: closes the SDK stream.
@@ -212,6 +217,22 @@ class GuardedStream(io.RawIOBase):
     def readable(self) -> bool:
         """Say yes: this stream is for reading."""
         return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Return up to `size` bytes (all that is left when negative); empty at the end."""
+        if self.closed:
+            raise ValueError("I/O operation on closed slice stream.")
+        if size is None or size < 0:
+            return self.readall()
+        with self._guard():
+            return self._read(size)
+
+    def readall(self) -> bytes:
+        """Return all that is left of the slice, read in pieces of `READALL_PIECE` bytes."""
+        pieces = []
+        while piece := self.read(READALL_PIECE):
+            pieces.append(piece)
+        return b"".join(pieces)
 
     def readinto(self, buffer: Any) -> int:
         """Read into `buffer`; an empty result means the end of the slice."""
