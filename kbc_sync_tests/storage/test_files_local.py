@@ -119,6 +119,19 @@ def test_upload_slice_larger_than_chunk_goes_multipart_and_reads_back(project: P
         first = stream.read(1024)
         rest = stream.read()
     assert first + rest == payload
+    bucket, key = url.removeprefix("s3://").split("/", 1)
+    assert store.s3.head_object(Bucket=bucket, Key=key)["ETag"].endswith('-3"')  # 5 + 5 + 1 MiB
+
+
+def test_upload_slice_of_exactly_one_chunk_reads_back(project: Project) -> None:
+    prepared = project.client.prepare_file("edge.bin", sliced=True)
+    store = open_file_store(prepared, chunk_size=5 * 1024 * 1024)
+    payload = os.urandom(5 * 1024 * 1024)
+
+    url = store.upload_slice(prepared, "edge0", io.BytesIO(payload))
+
+    with store.open_slice(url) as stream:
+        assert stream.read() == payload
 
 
 def test_read_file_non_sliced_returns_content(project: Project) -> None:
@@ -176,3 +189,22 @@ def test_start_export_datetime_window_selects_rows_changed_inside(project: Proje
 
 def _file_id(project: Project, job: dict) -> str:
     return project.client.wait_for_job(job)["results"]["file"]["id"]
+
+
+def test_upload_slice_source_failing_midway_aborts_the_multipart_upload(
+    project: Project,
+) -> None:
+    class _Failing(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell() > 0:
+                raise TransferError("the source slice broke off")
+            return super().read(size)
+
+    prepared = project.client.prepare_file("broken.bin", sliced=True)
+    store = open_file_store(prepared, chunk_size=5 * 1024 * 1024)
+    bucket = prepared["uploadParams"]["bucket"]
+
+    with pytest.raises(TransferError, match="broke off"):
+        store.upload_slice(prepared, "broken0", _Failing(os.urandom(6 * 1024 * 1024)))
+
+    assert store.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

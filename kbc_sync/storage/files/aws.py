@@ -6,12 +6,12 @@ Storage stack's S3 server is reached, so this module has no special path for it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import boto3
 from boto3.exceptions import Boto3Error
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -19,6 +19,9 @@ from kbc_sync.storage.files.base import DEFAULT_CHUNK_SIZE, FileStore, require, 
 
 # S3 refuses multipart parts under 5 MiB (except the last one).
 _MIN_PART = 5 * 1024 * 1024
+# The checksum botocore adds to uploads by default; a multipart upload names it when it starts
+# and lists each part's value when it completes.
+_CHECKSUM = "CRC32"
 
 
 class AwsFileStore(FileStore):
@@ -27,7 +30,8 @@ class AwsFileStore(FileStore):
     Args:
         resource: a file detail (`credentials`) or a prepare answer (`uploadParams`).
         chunk_size: multipart part size; at least 5 MiB as S3 requires.
-        concurrency: parts uploaded in parallel per slice.
+        concurrency: sizes the connection pool; the parts of one slice go one after the
+            other, so parallelism comes from the slices in flight.
     """
 
     provider = "aws"
@@ -45,13 +49,6 @@ class AwsFileStore(FileStore):
         credentials = resource.get("credentials") or params.get("credentials") or {}
         self.region = resource.get("region") or None
         self.chunk_size = max(chunk_size, _MIN_PART)
-        # Memory per upload: about (concurrency + queued parts) x chunk size.
-        self.transfer = TransferConfig(
-            multipart_threshold=self.chunk_size,
-            multipart_chunksize=self.chunk_size,
-            max_concurrency=concurrency,
-            max_io_queue=concurrency * 2,
-        )
         self.encryption = params.get("x-amz-server-side-encryption")
 
         session = boto3.session.Session(
@@ -99,6 +96,64 @@ class AwsFileStore(FileStore):
         return body.read, body.close
 
     def _upload_stream(self, container: str, key: str, stream: BinaryIO) -> None:
-        self.s3.upload_fileobj(
-            stream, container, key, ExtraArgs=self._extra(), Config=self.transfer
+        # Parts are read and sent here, one at a time, instead of through boto3's transfer
+        # manager: that one starts its own threads for every upload and copies each part
+        # again, while this holds one part per slice in memory and adds no threads.
+        part = _read_full(stream, self.chunk_size)
+        if len(part) < self.chunk_size:
+            self.s3.put_object(Bucket=container, Key=key, Body=part, **self._extra())
+            return
+
+        upload_id = self.s3.create_multipart_upload(
+            Bucket=container, Key=key, ChecksumAlgorithm=_CHECKSUM, **self._extra()
+        )["UploadId"]
+        try:
+            parts = []
+            while part:
+                parts.append(self._upload_part(container, key, upload_id, len(parts) + 1, part))
+                part = b""  # let the sent part go before the next one is read
+                part = _read_full(stream, self.chunk_size)
+            self.s3.complete_multipart_upload(
+                Bucket=container,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            self._abort(container, key, upload_id)
+            raise
+
+    def _upload_part(
+        self, container: str, key: str, upload_id: str, number: int, data: bytes
+    ) -> dict[str, Any]:
+        answer = self.s3.upload_part(
+            Bucket=container,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=data,
+            ChecksumAlgorithm=_CHECKSUM,
         )
+        part = {"ETag": answer["ETag"], "PartNumber": number}
+        if f"Checksum{_CHECKSUM}" in answer:
+            part[f"Checksum{_CHECKSUM}"] = answer[f"Checksum{_CHECKSUM}"]
+        return part
+
+    def _abort(self, container: str, key: str, upload_id: str) -> None:
+        # Best effort: the parts of an unfinished upload would otherwise stay stored (and
+        # billed) until a lifecycle rule removes them; the original error is what matters.
+        with contextlib.suppress(*self.errors):
+            self.s3.abort_multipart_upload(Bucket=container, Key=key, UploadId=upload_id)
+
+
+def _read_full(stream: BinaryIO, size: int) -> bytes:
+    """Read `size` bytes from `stream`, fewer only at its end (SDK streams may read short)."""
+    data = stream.read(size)
+    if len(data) == size or not data:
+        return data
+    pieces = [data]
+    missing = size - len(data)
+    while missing and (piece := stream.read(missing)):
+        pieces.append(piece)
+        missing -= len(piece)
+    return b"".join(pieces)
