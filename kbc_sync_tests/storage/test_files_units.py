@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 
 import pytest
 
 from kbc_sync.errors import TransferError
 from kbc_sync.storage.files import open_file_store
+from kbc_sync.storage.files.aws import _read_part
 from kbc_sync.storage.files.azure import AzureFileStore, parse_azure_url
 from kbc_sync.storage.files.base import GuardedStream, converting, manifest_body, parse_manifest
 from kbc_sync.storage.files.gcp import GcsFileStore
@@ -196,3 +198,20 @@ def test_guarded_stream_read_all_returns_rest_in_one() -> None:
     head, rest, end = stream.read(100), stream.read(), stream.read()
 
     assert (head + rest, end) == (data, b"")
+
+
+@pytest.mark.parametrize("total", [0, 10, 2**20 - 1, 2**20 + 1, 5 * 2**20, 12 * 2**20 + 7])
+def test_s3_read_part_with_short_reads_gives_full_parts_then_rest(total: int) -> None:
+    class _Short(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            return super().read(min(size, 300_000) if size and size > 0 else size)
+
+    data = os.urandom(total)
+    stream = _Short(data)
+
+    parts = []
+    while part := _read_part(stream, 5 * 2**20):
+        parts.append(bytes(part))
+
+    assert b"".join(parts) == data
+    assert all(len(part) == 5 * 2**20 for part in parts[:-1])

@@ -22,6 +22,8 @@ _MIN_PART = 5 * 1024 * 1024
 # The checksum botocore adds to uploads by default; a multipart upload names it when it starts
 # and lists each part's value when it completes.
 _CHECKSUM = "CRC32"
+# A part is read from the source stream in pieces of at most this size.
+_PIECE = 1024 * 1024
 
 
 class AwsFileStore(FileStore):
@@ -99,7 +101,7 @@ class AwsFileStore(FileStore):
         # Parts are read and sent here, one at a time, instead of through boto3's transfer
         # manager: that one starts its own threads for every upload and copies each part
         # again, while this holds one part per slice in memory and adds no threads.
-        part = _read_full(stream, self.chunk_size)
+        part = _read_part(stream, self.chunk_size)
         if len(part) < self.chunk_size:
             self.s3.put_object(Bucket=container, Key=key, Body=part, **self._extra())
             return
@@ -112,7 +114,7 @@ class AwsFileStore(FileStore):
             while part:
                 parts.append(self._upload_part(container, key, upload_id, len(parts) + 1, part))
                 part = b""  # let the sent part go before the next one is read
-                part = _read_full(stream, self.chunk_size)
+                part = _read_part(stream, self.chunk_size)
             self.s3.complete_multipart_upload(
                 Bucket=container,
                 Key=key,
@@ -146,14 +148,26 @@ class AwsFileStore(FileStore):
             self.s3.abort_multipart_upload(Bucket=container, Key=key, UploadId=upload_id)
 
 
-def _read_full(stream: BinaryIO, size: int) -> bytes:
-    """Read `size` bytes from `stream`, fewer only at its end (SDK streams may read short)."""
-    data = stream.read(size)
-    if len(data) == size or not data:
-        return data
-    pieces = [data]
-    missing = size - len(data)
-    while missing and (piece := stream.read(missing)):
-        pieces.append(piece)
-        missing -= len(piece)
-    return b"".join(pieces)
+def _read_part(stream: BinaryIO, size: int) -> bytes | bytearray:
+    """Read `size` bytes from `stream`, fewer only at its end (SDK streams may read short).
+
+    The pieces go straight into one buffer of the part's size: joining them instead would hold
+    the part twice for a moment, and that for every slice in flight.
+    """
+    piece = stream.read(min(size, _PIECE))
+    if len(piece) < _PIECE:
+        # A small slice: most likely all there is, so no part-sized buffer for it.
+        rest = stream.read(min(size - len(piece), _PIECE)) if piece else b""
+        if not rest:
+            return piece
+        piece += rest
+
+    part = bytearray(size)
+    with memoryview(part) as view:
+        filled = 0
+        while piece:
+            view[filled : filled + len(piece)] = piece
+            filled += len(piece)
+            piece = stream.read(min(size - filled, _PIECE)) if filled < size else b""
+    del part[filled:]
+    return part
