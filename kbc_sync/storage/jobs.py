@@ -59,7 +59,8 @@ def wait(
     job_id = str(job["id"])
     operation = job.get("operationName") or "job"
     started = time.monotonic()
-    logger.info("Waiting for Storage job %s (%s)", job_id, operation)
+    # INFO gets one line per job, the one with its outcome below.
+    logger.debug("Waiting for Storage job %s (%s)", job_id, operation)
 
     current = job
     for interval in poll_intervals(max_interval):

@@ -25,16 +25,17 @@ def test_wait_for_job_polls_until_success_and_returns_job(
     stub: StubServer, client: StorageClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     stub.add("GET", JOB, _job("waiting"), _job("processing"), _job("success", results=[]))
-    caplog.set_level(logging.INFO, logger="kbc_sync.storage.jobs")
+    caplog.set_level(logging.DEBUG, logger="kbc_sync.storage.jobs")
 
     job = client.wait_for_job({"id": "77", "operationName": "tableImport"})
 
     assert job["status"] == "success"
     assert job["results"] == {}
     assert len(stub.requests_to("GET", JOB)) == 3
-    lines = [r.getMessage() for r in caplog.records]
-    assert lines[0] == "Waiting for Storage job 77 (tableImport)"
-    assert lines[1].startswith("Storage job 77 (tableImport) ended success after ")
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name.endswith(".jobs")]
+    assert lines[0] == (logging.DEBUG, "Waiting for Storage job 77 (tableImport)")
+    assert [message for level, message in lines if level >= logging.INFO] == [lines[-1][1]]
+    assert lines[-1][1].startswith("Storage job 77 (tableImport) ended success after ")
 
 
 def test_wait_for_job_first_poll_immediate_for_finished_job(
