@@ -215,3 +215,18 @@ def test_s3_read_part_with_short_reads_gives_full_parts_then_rest(total: int) ->
 
     assert b"".join(parts) == data
     assert all(len(part) == 5 * 2**20 for part in parts[:-1])
+
+
+def test_s3_stores_share_a_session_but_sign_with_their_own_credentials() -> None:
+    def resource(key: str) -> dict[str, object]:
+        credentials = {"AccessKeyId": key, "SecretAccessKey": f"secret-{key}"}
+        return {"provider": "aws", "region": "us-east-1", "credentials": credentials}
+
+    first, second = open_file_store(resource("AKIAFIRST")), open_file_store(resource("AKIASECOND"))
+
+    # botocore offers no public getter for a client's credentials.
+    signed = [store.s3._request_signer._credentials for store in (first, second)]
+    assert [(c.access_key, c.secret_key) for c in signed] == [
+        ("AKIAFIRST", "secret-AKIAFIRST"),
+        ("AKIASECOND", "secret-AKIASECOND"),
+    ]

@@ -7,6 +7,8 @@ Storage stack's S3 server is reached, so this module has no special path for it.
 from __future__ import annotations
 
 import contextlib
+import functools
+import threading
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
@@ -24,6 +26,17 @@ _MIN_PART = 5 * 1024 * 1024
 _CHECKSUM = "CRC32"
 # A part is read from the source stream in pieces of at most this size.
 _PIECE = 1024 * 1024
+
+
+# Every store's client comes from one boto3 session: a new session reads botocore's endpoint
+# and S3 model files again (about 0.1 s per store, two stores per copy), a shared one has them
+# cached. Sessions are not thread-safe, so clients are made one at a time.
+_SESSION_LOCK = threading.Lock()
+
+
+@functools.cache
+def _shared_session() -> boto3.session.Session:
+    return boto3.session.Session()
 
 
 class AwsFileStore(FileStore):
@@ -53,19 +66,21 @@ class AwsFileStore(FileStore):
         self.chunk_size = max(chunk_size, _MIN_PART)
         self.encryption = params.get("x-amz-server-side-encryption")
 
-        session = boto3.session.Session(
-            aws_access_key_id=require(credentials, "AccessKeyId", "credentials"),
-            aws_secret_access_key=require(credentials, "SecretAccessKey", "credentials"),
-            aws_session_token=credentials.get("SessionToken"),
-            region_name=self.region,
+        access_key = require(credentials, "AccessKeyId", "credentials")
+        secret_key = require(credentials, "SecretAccessKey", "credentials")
+        config = Config(
+            retries={"max_attempts": 10, "mode": "standard"},
+            max_pool_connections=max(10, concurrency * 4),
         )
-        with self._guard("open an S3 client"):
-            self.s3 = session.client(
+        # The credentials go to this store's client only; the session holds none.
+        with self._guard("open an S3 client"), _SESSION_LOCK:
+            self.s3 = _shared_session().client(
                 "s3",
-                config=Config(
-                    retries={"max_attempts": 10, "mode": "standard"},
-                    max_pool_connections=max(10, concurrency * 4),
-                ),
+                region_name=self.region,
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                aws_session_token=credentials.get("SessionToken"),
+                config=config,
             )
 
     def _stored_at(self, file_detail: dict[str, Any]) -> tuple[str, str]:
