@@ -62,8 +62,9 @@ def copy_table(
         run_id: sent as `X-KBC-RunId` (with a suffix per step); a new one when None.
         progress: called with transfer progress at most every few seconds.
         concurrency: slices transferred at once.
-        chunk_size: bytes per multipart part (16 MiB by default); the buffers of a copy hold
-            about `concurrency` x `chunk_size`.
+        chunk_size: bytes per multipart part (16 MiB by default). Parts stream through when
+            the source reports the slice's length; otherwise a copy buffers about
+            `concurrency` x `chunk_size`.
 
     Returns:
         What the copy did.

@@ -1,8 +1,10 @@
 """Move an exported sliced file from the source file storage to a sliced upload in the target.
 
 Slices travel as they are: gzipped bytes are read from one store and written to the other in
-chunks, several slices at a time, never decompressed, merged or written to local disk. Memory
-stays at about `concurrency` x `chunk_size` whatever the table size.
+pieces, several slices at a time, never decompressed, merged or written to local disk. A slice
+whose length the source storage reports (S3, Azure) streams into the target piece by piece, so
+memory does not grow with the table, the slice or the part size; where a store must buffer, it
+holds a part (`chunk_size`) per slice in flight.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from kbc_sync.storage.files import open_file_store
 logger = logging.getLogger(__name__)
 
 # Every part is a request to the file store, so parts are made large enough that a slice of
-# a few tens of MB goes in one to three of them, while four slices in flight hold well under
-# 100 MiB of buffers.
+# a few tens of MB goes in one to three of them. Streamed parts are never held whole; a store
+# that buffers holds one per slice in flight, so four slices stay well under 100 MiB.
 DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 SLICE_ATTEMPTS = 3
+# A streamed part cannot be resent alone, so a failed slice goes again from its start after
+# this many seconds times the attempt: a store that throttles gets a moment to recover.
+SLICE_RETRY_DELAY_S = 0.5
 # Reads from the source go in pieces this large (see `_SliceReader.read`).
 PIECE_SIZE = 1024 * 1024
 # Bytes fed to the emptiness probe at a time, so it never holds a copy of a whole piece.
@@ -108,8 +113,8 @@ def prepare_upload(target: Any, name: str, *, chunk_size: int = DEFAULT_CHUNK_SI
         chunk_size: bytes per multipart part.
     """
     prepared = target.prepare_file(name, sliced=True, tags=("kbc-sync",))
-    # Parallelism comes from slices in flight; one part at a time per slice keeps memory at
-    # about `concurrency` x `chunk_size`.
+    # Parallelism comes from slices in flight; one part at a time per slice keeps buffering
+    # stores at about `concurrency` x `chunk_size`.
     return Upload(prepared, open_file_store(prepared, chunk_size=chunk_size, concurrency=1))
 
 
@@ -206,13 +211,17 @@ def _copy_slice(
                 meter.add(-reader.count)
             if not exc.retryable or attempt == SLICE_ATTEMPTS or stop.is_set():
                 raise
+            delay = SLICE_RETRY_DELAY_S * attempt
             logger.warning(
-                "Slice %s failed (attempt %d/%d), sending it again: %s",
+                "Slice %s failed (attempt %d/%d), sending it again in %.1f s: %s",
                 name,
                 attempt,
                 SLICE_ATTEMPTS,
+                delay,
                 exc,
             )
+            if stop.wait(delay):
+                raise TransferError("Transfer stopped because another slice failed.") from exc
             continue
         finally:
             if reader is not None:
@@ -235,6 +244,8 @@ class _SliceReader:
         self._meter = meter
         self._stop = stop
         self._probe: Any = zlib.decompressobj(wbits=47)
+        # The slice's length, when its storage told it: what lets a store stream the upload.
+        self.size: int | None = getattr(stream, "size", None)
         self.count = 0
         self.has_rows = False
 

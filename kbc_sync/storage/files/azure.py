@@ -92,9 +92,9 @@ class AzureFileStore(FileStore):
 
     def _open_object(
         self, container: str, key: str
-    ) -> tuple[Callable[[int], bytes], Callable[[], None]]:
+    ) -> tuple[Callable[[int], bytes], Callable[[], None], int | None]:
         downloader = self.service.get_blob_client(container, key).download_blob(max_concurrency=1)
-        return downloader.read, lambda: None
+        return downloader.read, lambda: None, downloader.size
 
     def _upload_stream(self, container: str, key: str, stream: BinaryIO) -> None:
         self.service.get_blob_client(container, key).upload_blob(

@@ -47,13 +47,16 @@ class FileStore(ABC):
             body = self._read_object(container, key + MANIFEST)
         return parse_manifest(body, what=what)
 
-    def open_slice(self, url: str) -> BinaryIO:
-        """Open one slice as a readable binary stream, fetched as it is consumed."""
+    def open_slice(self, url: str) -> GuardedStream:
+        """Open one slice as a readable binary stream, fetched as it is consumed.
+
+        The stream's `size` is the slice's length in bytes when the SDK tells it on opening.
+        """
         container, key = self._parse_url(url)
         guard = functools.partial(self._guard, f"read slice {key}")
         with guard():
-            read, close = self._open_object(container, key)
-        return GuardedStream(read, close, guard)  # type: ignore[return-value]
+            read, close, size = self._open_object(container, key)
+        return GuardedStream(read, close, guard, size=size)
 
     def upload_slice(self, prepared: dict[str, Any], name: str, stream: BinaryIO) -> str:
         """Upload a stream as slice `name` of a prepared sliced file; return the slice URL.
@@ -116,8 +119,8 @@ class FileStore(ABC):
     @abstractmethod
     def _open_object(
         self, container: str, key: str
-    ) -> tuple[Callable[[int], bytes], Callable[[], None]]:
-        """Open an object for streaming: return its read(n) and close()."""
+    ) -> tuple[Callable[[int], bytes], Callable[[], None], int | None]:
+        """Open an object for streaming: return its read(n), close() and size, if known."""
 
     @abstractmethod
     def _upload_stream(self, container: str, key: str, stream: BinaryIO) -> None:
@@ -201,6 +204,7 @@ class GuardedStream(io.RawIOBase):
         read: reads up to n bytes from the SDK stream.
         close: closes the SDK stream.
         guard: the `converting` context to read under.
+        size: the object's length in bytes, when the SDK told it.
     """
 
     def __init__(
@@ -208,11 +212,14 @@ class GuardedStream(io.RawIOBase):
         read: Callable[[int], bytes],
         close: Callable[[], None],
         guard: Callable[[], Any],
+        *,
+        size: int | None = None,
     ) -> None:
         super().__init__()
         self._read = read
         self._close = close
         self._guard = guard
+        self.size = size
 
     def readable(self) -> bool:
         """Say yes: this stream is for reading."""

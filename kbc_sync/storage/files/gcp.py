@@ -80,9 +80,10 @@ class GcsFileStore(FileStore):
 
     def _open_object(
         self, container: str, key: str
-    ) -> tuple[Callable[[int], bytes], Callable[[], None]]:
+    ) -> tuple[Callable[[int], bytes], Callable[[], None], int | None]:
+        # The reader learns the size with its first ranged read; none has happened yet.
         reader = self.client.bucket(container).blob(key).open("rb", chunk_size=self.chunk_size)
-        return reader.read, reader.close
+        return reader.read, reader.close, None
 
     def _upload_stream(self, container: str, key: str, stream: BinaryIO) -> None:
         blob = self.client.bucket(container).blob(key, chunk_size=self.chunk_size)
