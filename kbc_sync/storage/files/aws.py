@@ -147,9 +147,8 @@ class AwsFileStore(FileStore):
                 for offset in range(0, size, self.chunk_size)
             )
 
-        upload_id = self.s3.create_multipart_upload(Bucket=container, Key=key, **self._put_args())[
-            "UploadId"
-        ]
+        created = self.s3.create_multipart_upload(Bucket=container, Key=key, **self._put_args())
+        upload_id = created["UploadId"]
         try:
             sent = []
             for number, body in enumerate(parts, start=1):
