@@ -32,6 +32,7 @@ from kbc_sync.engine.transfer import (
 )
 from kbc_sync.errors import CopyError, KbcSyncError
 from kbc_sync.storage import links, new_run_id
+from kbc_sync.storage.redact import protect_loggers
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def copy_table(
     """
     run_id = run_id or new_run_id()
     clock = _Phases()
+    protect_loggers()
     _log_start(spec, window, run_id)
 
     info = verify_target(target, spec.target_bucket_id)
@@ -127,8 +129,9 @@ def _log_start(spec: CopySpec, window: Window | None, run_id: str) -> None:
 def _export(source: Any, spec: CopySpec, window: Window | None) -> dict[str, Any]:
     job = source.start_export(
         spec.source_table_id,
-        changed_since=window.since_param if window else None,
-        changed_until=window.until_param if window else None,
+        # The client sends the ends as unix timestamps, the form documented for exports.
+        changed_since=window.since if window else None,
+        changed_until=window.until if window else None,
         gzip=True,
     )
     return source.wait_for_job(job)

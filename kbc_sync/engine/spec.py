@@ -59,27 +59,16 @@ class Window:
             if value.tzinfo is None or value.utcoffset() is None:
                 raise ValueError(f"Window.{name} must be timezone-aware, got {value.isoformat()}")
             object.__setattr__(self, name, value.astimezone(UTC))
+            if value.microsecond:
+                raise ValueError(
+                    f"Window.{name} must be a whole second, got {value.isoformat()}: Storage "
+                    "takes changedSince/changedUntil as unix timestamps in seconds."
+                )
         if self.since >= self.until:
             raise ValueError(
                 f"Window.since ({self.since.isoformat()}) must be before "
                 f"Window.until ({self.until.isoformat()})"
             )
 
-    @property
-    def since_param(self) -> str:
-        """`since` as Storage expects it for `changedSince` (ISO 8601, UTC)."""
-        return _iso(self.since)
-
-    @property
-    def until_param(self) -> str:
-        """`until` as Storage expects it for `changedUntil` (ISO 8601, UTC)."""
-        return _iso(self.until)
-
     def __str__(self) -> str:
-        return f"[{self.since_param}, {self.until_param})"
-
-
-def _iso(value: datetime) -> str:
-    # The documented example of an ISO value is `2013-02-12T15:19:21+00:00`; microseconds appear
-    # only when set, so whole-second windows read exactly like that example.
-    return value.astimezone(UTC).isoformat()
+        return f"[{self.since.isoformat()}, {self.until.isoformat()})"

@@ -82,6 +82,8 @@ def _token_problem(token: dict[str, Any], permissions: dict[str, str], bucket_id
         return "it is a master token, which may change every bucket of the project."
     if token.get("canManageBuckets"):
         return "it may manage buckets, so it could change more than the target bucket."
+    if token.get("canManageTokens"):
+        return "it may manage tokens, so it could make itself a token with more rights."
     if len(permissions) != 1:
         return "a target token must have write permission to a single bucket only."
     (granted_bucket, permission), *_ = permissions.items()
@@ -104,6 +106,8 @@ def _describe(token: dict[str, Any], permissions: dict[str, str]) -> str:
     )
     if token.get("canManageBuckets"):
         rights += " and may manage buckets"
+    if token.get("canManageTokens"):
+        rights += " and may manage tokens"
     return rights
 
 

@@ -29,6 +29,7 @@ class Token:
     description: str
     created: datetime
     refreshed: datetime
+    can_manage_tokens: bool = False
 
     def summary(self) -> dict[str, Any]:
         """The `creatorToken` object jobs, files and snapshots carry."""
@@ -87,6 +88,7 @@ class Accounts:
         can_manage_buckets: bool,
         description: str,
         now: datetime,
+        can_manage_tokens: bool = False,
     ) -> Token:
         project = self.project(project_id)
         for bucket_id, level in bucket_permissions.items():
@@ -102,7 +104,7 @@ class Accounts:
             secret = f"{project_id}-{token_id}-{secrets.token_hex(20)}"
             token = Token(
                 token_id, secret, project_id, master, dict(bucket_permissions),
-                can_manage_buckets, description, now, now,
+                can_manage_buckets, description, now, now, can_manage_tokens,
             )  # fmt: skip
             self._tokens[secret] = token
             return token
@@ -208,7 +210,7 @@ def verify_json(project: Project, token: Token, base_url: str) -> dict[str, Any]
         "uri": f"{base_url}/v2/storage/tokens/{token.id}",
         "isMasterToken": token.master,
         "canManageBuckets": token.master or token.can_manage_buckets,
-        "canManageTokens": can_all,
+        "canManageTokens": token.master or token.can_manage_tokens,
         "canReadAllFileUploads": can_all,
         "canPurgeTrash": can_all,
         "expires": None,

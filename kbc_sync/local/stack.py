@@ -149,6 +149,7 @@ class LocalStack:
         master: bool = False,
         bucket_permissions: dict[str, str] | None = None,
         can_manage_buckets: bool | None = None,
+        can_manage_tokens: bool = False,
         description: str = "",
     ) -> str:
         """Create a token; return the token string (send it as `X-StorageApi-Token`)."""
@@ -156,6 +157,7 @@ class LocalStack:
             project_id, master=master, bucket_permissions=bucket_permissions or {},
             can_manage_buckets=bool(can_manage_buckets) if can_manage_buckets is not None
             else master, description=description, now=self.clock.now(),
+            can_manage_tokens=can_manage_tokens,
         )  # fmt: skip
         return token.secret
 

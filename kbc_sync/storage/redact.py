@@ -145,8 +145,8 @@ def _mask_value(match: re.Match[str]) -> str:
 class MaskingFilter(logging.Filter):
     """A logging filter that masks secrets in every record it passes.
 
-    kbc_sync never installs handlers itself; applications (the CLI, the Dagster layer) attach
-    this filter to their handlers so that secrets in third-party log lines are masked too.
+    kbc_sync never installs handlers itself. `protect_loggers` puts this filter on the loggers
+    of kbc_sync and of the SDKs it drives; applications may also attach it to their handlers.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -154,3 +154,28 @@ class MaskingFilter(logging.Filter):
         record.msg = mask(record.getMessage())
         record.args = None
         return True
+
+
+# Loggers whose DEBUG lines carry secrets: botocore prints request headers (the signature's
+# access key id, the session token), HTTP libraries print URLs with SAS or signed queries.
+_PROTECTED_FAMILIES = frozenset(
+    {"kbc_sync", "botocore", "boto3", "s3transfer", "urllib3", "requests", "azure", "google"}
+)
+_FILTER = MaskingFilter()
+
+
+def protect_loggers() -> None:
+    """Mask every record of kbc_sync's and the cloud SDKs' loggers where it is logged.
+
+    A filter on a logger sees only the records logged on that very logger, so it goes on every
+    logger of those families that exists now. The SDKs create theirs when their modules are
+    imported, so kbc_sync calls this again after opening a client of a newly imported SDK.
+    Handlers of any application (Dagster's, pytest's, a user's) then receive masked text only,
+    whatever level the SDK loggers are set to.
+    """
+    names = [name for name in list(logging.Logger.manager.loggerDict) if name]
+    for name in names:
+        if name.split(".", 1)[0] in _PROTECTED_FAMILIES:
+            logger = logging.getLogger(name)
+            if _FILTER not in logger.filters:
+                logger.addFilter(_FILTER)

@@ -37,12 +37,16 @@ def test_copy_spec_target_table_id_joins_bucket_and_destination() -> None:
     assert spec.target_table_id == "in.c-copy.orders_copy"
 
 
-def test_window_sends_utc_iso_8601_whatever_the_input_zone() -> None:
+def test_window_keeps_utc_whatever_the_input_zone() -> None:
     prague = timezone(timedelta(hours=1))
     window = Window(datetime(2026, 3, 1, 11, 0, tzinfo=prague), datetime(2026, 3, 2, tzinfo=UTC))
 
-    assert (window.since_param, window.until_param) == (
-        "2026-03-01T10:00:00+00:00",
-        "2026-03-02T00:00:00+00:00",
-    )
+    assert window.since == datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    assert window.since.tzinfo is UTC
     assert str(window) == "[2026-03-01T10:00:00+00:00, 2026-03-02T00:00:00+00:00)"
+
+
+def test_window_refuses_a_fraction_of_a_second() -> None:
+    # Storage takes unix timestamps in seconds; rounding an end would move the window.
+    with pytest.raises(ValueError, match=r"Window.until must be a whole second"):
+        Window(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, 0, 0, 0, 500, tzinfo=UTC))

@@ -78,6 +78,17 @@ def test_verify_target_token_that_manages_buckets_is_refused(projects: Projects)
         verify_target(target, TARGET_BUCKET)
 
 
+def test_verify_target_token_that_manages_tokens_is_refused(projects: Projects) -> None:
+    target = _target_with(
+        projects, bucket_permissions={TARGET_BUCKET: "write"}, can_manage_tokens=True
+    )
+
+    with pytest.raises(CopyError, match="may manage tokens, so it could make itself") as info:
+        verify_target(target, TARGET_BUCKET)
+
+    assert "and may manage tokens" in str(info.value)
+
+
 def test_verify_target_deleted_bucket_says_to_create_it(projects: Projects) -> None:
     projects.stack.create_bucket(projects.target_project, "in.c-missing")
     target = _target_with(projects, bucket_permissions={"in.c-missing": "write"})

@@ -16,6 +16,7 @@ from kbc_sync.storage.files.base import (
     manifest_body,
     parse_manifest,
 )
+from kbc_sync.storage.redact import protect_loggers
 
 PROVIDERS = ("aws", "azure", "gcp")
 
@@ -37,18 +38,23 @@ def open_file_store(
         TransferError: the provider is not one of `PROVIDERS`.
     """
     provider = detail_or_prepare.get("provider")
+    store: FileStore | None = None
     if provider == "aws":
         from kbc_sync.storage.files.aws import AwsFileStore
 
-        return AwsFileStore(detail_or_prepare, chunk_size=chunk_size, concurrency=concurrency)
-    if provider == "azure":
+        store = AwsFileStore(detail_or_prepare, chunk_size=chunk_size, concurrency=concurrency)
+    elif provider == "azure":
         from kbc_sync.storage.files.azure import AzureFileStore
 
-        return AzureFileStore(detail_or_prepare, chunk_size=chunk_size, concurrency=concurrency)
-    if provider == "gcp":
+        store = AzureFileStore(detail_or_prepare, chunk_size=chunk_size, concurrency=concurrency)
+    elif provider == "gcp":
         from kbc_sync.storage.files.gcp import GcsFileStore
 
-        return GcsFileStore(detail_or_prepare, chunk_size=chunk_size, concurrency=concurrency)
+        store = GcsFileStore(detail_or_prepare, chunk_size=chunk_size, concurrency=concurrency)
+    if store is not None:
+        # The SDK's loggers exist now; their DEBUG lines carry the file's credentials.
+        protect_loggers()
+        return store
     raise TransferError(
         f"File {detail_or_prepare.get('id')} is stored with provider {provider!r}; kbc_sync "
         f"can transfer files of {', '.join(PROVIDERS)} only.",
