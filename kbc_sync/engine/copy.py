@@ -30,7 +30,7 @@ from kbc_sync.engine.transfer import (
     prepare_upload,
     transfer_export,
 )
-from kbc_sync.errors import CopyError, KbcSyncError
+from kbc_sync.errors import CopyError, KbcSyncError, TransferError
 from kbc_sync.storage import links, new_run_id
 from kbc_sync.storage.redact import protect_loggers
 
@@ -97,9 +97,16 @@ def copy_table(
         source_file = source.get_file(_exported_file_id(export_job), federation_token=True)
         prepared = upload.result()
     clock.lap("export")
-    stats = transfer_export(
-        source_file, prepared, concurrency=concurrency, chunk_size=chunk_size, progress=progress
-    )
+    try:
+        stats = transfer_export(
+            source_file, prepared, concurrency=concurrency, chunk_size=chunk_size, progress=progress
+        )
+    except TransferError as exc:
+        # The store's message names a slice; the reader needs the table it belongs to.
+        raise TransferError(
+            f"Copy {spec.source_table_id} -> {spec.target_table_id}: {exc}",
+            retryable=exc.retryable,
+        ) from exc
     clock.lap("transfer")
 
     outcome = _load(target, plan, stats, window, run_id=run_id)
