@@ -1,9 +1,11 @@
 """Start a Storage job that writes, at most once, and wait for it.
 
 A create or import request whose response is lost (the connection dropped after the request
-went out, or a 5xx from a proxy) may still have started a job. Sending it again would load the
-data twice, so every writing request carries a run id (`X-KBC-RunId`, which Storage stores as the
-job's `runId`) and, before sending again, the job list is searched for that run id.
+went out) or that got a 500, 502 or 504 (which a gateway may answer after Storage started the
+job) may still have started a job. The client does not resend such a request itself (see
+`kbc_sync.storage.retry`). Sending it again blindly would load the data twice, so every writing
+request carries a run id (`X-KBC-RunId`, which Storage stores as the job's `runId`) and, before
+sending again, the job list is searched for that run id.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kbc_sync.errors import ApiError
+from kbc_sync.storage.retry import may_have_done_work
 
 logger = logging.getLogger(__name__)
 
@@ -77,28 +80,37 @@ def _start_once(
             found = _find_job(client, run_id, operation)
             if found is not None:
                 logger.warning(
-                    "No answer to the %s request, but Storage job %s with run id %s exists; "
-                    "waiting for that job instead of sending again",
+                    "No usable answer to the %s request (%s), but Storage job %s with run id "
+                    "%s exists; waiting for that job instead of sending again",
                     what,
+                    _answer(exc),
                     found.get("id"),
                     run_id,
                 )
                 return found
             logger.warning(
-                "No answer to the %s request (attempt %d/%d) and no job with run id %s; "
-                "sending it again: %s",
+                "No usable answer to the %s request (%s; attempt %d/%d) and no job with run "
+                "id %s; sending it again",
                 what,
+                _answer(exc),
                 attempt,
                 START_ATTEMPTS,
                 run_id,
-                exc,
             )
     raise AssertionError("unreachable")
 
 
 def _maybe_sent(exc: ApiError) -> bool:
-    """True when the request may have reached Storage and started a job despite the error."""
-    return exc.status is None or (exc.status >= 500 and exc.status != 501)
+    """True when the request may have reached Storage and started a job despite the error.
+
+    503 and 429 say Storage did not take the request on; the client already resent those as
+    often as it may, so they end the step as they are.
+    """
+    return exc.status is None or may_have_done_work(exc.status)
+
+
+def _answer(exc: ApiError) -> str:
+    return f"status {exc.status}" if exc.status is not None else "connection lost"
 
 
 def _find_job(client: Any, run_id: str, operation: str) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from typing import Any
 TARGETS = ("api", "s3")
 _KNOWN = {
     "method", "path", "times", "status", "retry_after", "drop_connection", "job_error", "delay",
-    "target", "code", "message",
+    "target", "code", "message", "after_work",
 }  # fmt: skip
 
 
@@ -31,6 +31,7 @@ class Fault:
     delay: float | None
     code: str | None
     message: str | None
+    after_work: bool = False
 
     def matches(self, target: str, method: str, path: str) -> bool:
         if target != self.target:
@@ -61,6 +62,9 @@ def parse_fault(spec: dict[str, Any]) -> Fault:
         raise FaultSpecError(f'"target" must be one of {list(TARGETS)}, not {target!r}.')
     if spec.get("job_error") and target != "api":
         raise FaultSpecError('"job_error" applies to API calls only.')
+    if spec.get("after_work") and not (spec.get("status") and target == "api"):
+        # Only the API server does work worth answering for; S3 faults fire before it.
+        raise FaultSpecError('"after_work" needs "status" and applies to API calls only.')
 
     try:
         path = re.compile(spec["path"]) if spec.get("path") else None
@@ -79,6 +83,7 @@ def parse_fault(spec: dict[str, Any]) -> Fault:
         delay=_number(spec, "delay", float),
         code=spec.get("code"),
         message=spec.get("message"),
+        after_work=bool(spec.get("after_work")),
     )
 
 

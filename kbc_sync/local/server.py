@@ -202,13 +202,17 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.server.state.faults.take("api", method, path)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
-        if fault is not None and fault.status:
+        if fault is not None and fault.status and not fault.after_work:
             self._send(_fault_response(fault, self.server.state.clock.now()))
             return
 
         response = self._handle(method, path, query, raw_body, fault)
         if fault is not None and fault.drop_connection:
             self._send_broken(response)
+            return
+        if fault is not None and fault.after_work:
+            # The work is done (a job may be running); the client sees only the error status.
+            self._send(_fault_response(fault, self.server.state.clock.now()))
             return
         self._send(response)
 

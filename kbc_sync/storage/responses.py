@@ -8,12 +8,23 @@ shape: maps are dicts, ids are strings.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import requests
 
 from kbc_sync.errors import AccessDeniedError, ApiError, NotFoundError, TokenInvalidError
 from kbc_sync.storage.redact import mask
+
+# The Storage job each call that is not sent twice starts, to tell people what to look for.
+_OPERATIONS = (
+    ("POST", re.compile(r"/import-async$"), "tableImport"),
+    ("POST", re.compile(r"/tables-async$"), "tableCreate"),
+    ("POST", re.compile(r"/tables-definition$"), "tableDefinitionCreate"),
+    ("POST", re.compile(r"/snapshots$"), "tableSnapshotCreate"),
+    ("DELETE", re.compile(r"/tables/[^/]+$"), "tableDrop"),
+)
+EXCERPT_CHARS = 80
 
 # Keys whose value is a map; PHP serialises an empty one as `[]`.
 MAP_KEYS = frozenset(
@@ -65,12 +76,12 @@ def error_fields(response: requests.Response) -> tuple[str | None, str | None, s
         body = response.json()
     except ValueError:
         text = response.text.strip()
-        return None, (mask(text[:300]) if text else None), None
+        return None, (mask(text)[:300] if text else None), None
 
     if isinstance(body, list):
-        return None, mask("; ".join(str(item) for item in body)[:500]), None
+        return None, mask("; ".join(str(item) for item in body))[:500], None
     if not isinstance(body, dict):
-        return None, mask(str(body)[:300]), None
+        return None, mask(str(body))[:300], None
 
     code = body.get("code")
     code_text = str(code) if code not in (None, "") else None
@@ -96,6 +107,8 @@ def api_error(
     what: str,
     stack_url: str,
     token_env: str | None,
+    maybe_done: bool = False,
+    run_id: str | None = None,
 ) -> ApiError:
     """Build the typed error for an error response of a call about `what`.
 
@@ -106,11 +119,15 @@ def api_error(
         what: the object of the call for people, such as `table "in.c-crm.orders"`.
         stack_url: the stack the call went to.
         token_env: the environment variable that holds the token, when known.
+        maybe_done: the status leaves open that Keboola started the job, so the call was not
+            sent again.
+        run_id: the run id the call carried, to find its job by.
     """
     status = response.status_code
     code, detail, exception_id = error_fields(response)
     said = f" Keboola said: {detail}" if detail else ""
     said += f" (code {code})" if code else ""
+    said += _not_json_hint(response, stack_url)
     ref = (
         f" Quote exception id {exception_id} to Keboola support if it persists."
         if (exception_id and status >= 500)
@@ -150,11 +167,16 @@ def api_error(
         return NotFoundError(mask(message), **kwargs)
 
     retryable = status == 429 or (status >= 500 and status != 501)
-    advice = (
-        "Keboola kept failing after retries; try again later."
-        if retryable
-        else "Fix the request as Keboola describes, then run again."
-    )
+    if maybe_done:
+        advice = (
+            f"A gateway may answer {status} after Keboola has started the job, so the request "
+            f"was not sent again: a second one could change the table twice. "
+            f"{_find_job_advice(method, path, what, run_id)}"
+        )
+    elif retryable:
+        advice = "Keboola kept failing after retries; try again later."
+    else:
+        advice = "Fix the request as Keboola describes, then run again."
     message = (
         f"The Storage API at {stack_url} answered {status} to {method} {path} for {what}. "
         f"{advice}{said}{ref}"
@@ -170,6 +192,7 @@ def connection_error(
     what: str,
     stack_url: str,
     maybe_done: bool,
+    run_id: str | None = None,
 ) -> ApiError:
     """Build the error for a call that got no response at all.
 
@@ -180,13 +203,14 @@ def connection_error(
         what: the object of the call for people.
         stack_url: the stack the call went to.
         maybe_done: the request may have reached Keboola and started a job.
+        run_id: the run id the call carried, to find its job by.
     """
     reason = type(exc).__name__
     if maybe_done:
         message = (
             f"The connection to {stack_url} was lost after {method} {path} for {what} was "
-            f"sent ({reason}), so Keboola may have started the job anyway. Look for the job "
-            f"by its run id before sending the request again."
+            f"sent ({reason}), so Keboola may have started the job anyway; the request was "
+            f"not sent again. {_find_job_advice(method, path, what, run_id)}"
         )
     else:
         message = (
@@ -195,6 +219,87 @@ def connection_error(
             f"again."
         )
     return ApiError(mask(message), method=method, path=path, retryable=True)
+
+
+def not_json_error(
+    response: requests.Response, *, method: str, path: str, what: str, stack_url: str
+) -> ApiError:
+    """Build the error for a success status whose body is not the JSON the API always sends.
+
+    Most often the URL points at another web server (a company site, a proxy's login page),
+    which answers 200 with HTML.
+
+    Args:
+        response: the response whose body did not decode.
+        method: HTTP method.
+        path: path below the stack URL, without query string.
+        what: the object of the call for people.
+        stack_url: the stack the call went to.
+    """
+    content_type = response.headers.get("Content-Type") or "no Content-Type"
+    excerpt = _excerpt(response)
+    shown = f", starting {excerpt!r}" if excerpt else ""
+    message = (
+        f"{stack_url} answered {response.status_code} to {method} {path} for {what}, but the "
+        f"answer is not JSON ({content_type}{shown}), so it is probably not a Keboola Storage "
+        f"API stack. Check the `url` (or `region`) of this project in the config: it must be "
+        f"the stack's connection URL, such as https://connection.keboola.com or "
+        f"https://connection.eu-central-1.keboola.com."
+    )
+    return ApiError(
+        mask(message),
+        status=response.status_code,
+        method=method,
+        path=path,
+        detail=excerpt or None,
+    )
+
+
+def _not_json_hint(response: requests.Response, stack_url: str) -> str:
+    """Point at the stack URL when a 4xx answer is not JSON, as no Keboola error is.
+
+    A 5xx page in HTML is usual from a gateway in front of the right stack, so it gets no hint.
+    """
+    content_type = response.headers.get("Content-Type") or ""
+    if response.status_code >= 500 or not response.content or "json" in content_type.lower():
+        return ""
+    return (
+        f" The answer was not JSON ({content_type or 'no Content-Type'}): if this keeps "
+        f"happening, check that {stack_url} is the stack's connection URL (`url` or `region` "
+        f"in the config)."
+    )
+
+
+def _excerpt(response: requests.Response) -> str:
+    """Return the page title, or the first characters of the body, on one line."""
+    text = response.content[:4096].decode("utf-8", errors="replace")
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if title:
+        text = title.group(1)
+    # Masked before it is cut, so that a secret cut in half cannot escape the patterns.
+    text = mask(" ".join("".join(c if c.isprintable() else " " for c in text).split()))
+    if len(text) > EXCERPT_CHARS:
+        text = text[: EXCERPT_CHARS - 3] + "..."
+    return text
+
+
+def _find_job_advice(method: str, path: str, what: str, run_id: str | None) -> str:
+    """Say how to find the job a call may have started, and when to send it again."""
+    operation = next(
+        (name for verb, pattern, name in _OPERATIONS if verb == method and pattern.search(path)),
+        "Storage",
+    )
+    if run_id:
+        return (
+            f"Look in the project's Storage jobs (GET /v2/storage/jobs) for a {operation} job "
+            f"with runId {run_id}: if there is one, wait for it; send the request again only "
+            f"if there is none."
+        )
+    return (
+        f"The request carried no run id: look in the project's Storage jobs (GET "
+        f"/v2/storage/jobs) for a {operation} job of {what} started just now, and send the "
+        f"request again only if there is none."
+    )
 
 
 def _env(token_env: str | None) -> str:

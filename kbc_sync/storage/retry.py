@@ -4,17 +4,24 @@ What is retried:
 
 - connection errors where the request never reached the server (refused, connect timeout):
   every call, because nothing happened on the server yet;
-- responses 5xx except 501 (501 means "not supported", it will not change), 503 maintenance and
-  429: every call, because the server says it did not do the work; `Retry-After` is honoured up
-  to `retry_after_max` seconds, otherwise the wait is capped exponential backoff with jitter;
+- 503 (maintenance) and 429: every call, because the server says it did not do the work;
+  `Retry-After` is honoured up to `retry_after_max` seconds, otherwise the wait is capped
+  exponential backoff with jitter;
+- other 5xx except 501 (501 means "not supported", it will not change): only calls that are
+  safe to send twice (below). A 500, 502 or 504 may come from a gateway or load balancer after
+  the Storage app received the request and started its job, so a call that changes tables is
+  not sent again: urllib3 hands its response back and the client raises `ApiError` with that
+  status;
 - a connection lost after the request was sent (read timeout, connection dropped mid-response):
-  only calls that are safe to send twice. These are GET/HEAD/OPTIONS/PUT, the DELETE of a file
-  or snapshot, and the two POSTs whose repetition only costs a spare resource (`files/prepare`,
-  `export-async`). The POSTs that change tables (`tables-async`, `tables-definition`,
-  `import-async`, snapshot creation) and the DELETE of a table are NOT sent again: a second
-  import could load the same data twice. The client raises `ApiError` with `status=None` for
-  them instead, and the caller looks the job up by its run id (`find_job_by_run_id`) before
-  deciding to send the request again.
+  only calls that are safe to send twice. The client raises `ApiError` with `status=None` for
+  the others.
+
+Calls safe to send twice are GET/HEAD/OPTIONS/PUT, the DELETE of a file or snapshot, and the
+two POSTs whose repetition only costs a spare resource (`files/prepare`, `export-async`). The
+POSTs that change tables (`tables-async`, `tables-definition`, `import-async`, snapshot
+creation) and the DELETE of a table are not: a second import could load the same data twice.
+For those, the caller looks the job up by its run id (`find_job_by_run_id`, done by
+`kbc_sync.engine.jobs.run_job`) before deciding to send the request again.
 
 Other 4xx are never retried: the request itself has to change first. A response whose body
 breaks off after its headers arrived is outside urllib3's loop; `transport.Transport` resends
@@ -29,7 +36,7 @@ import re
 import time
 from typing import Any
 
-from urllib3.exceptions import InvalidHeader
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from kbc_sync.storage.redact import mask
@@ -39,6 +46,9 @@ logger = logging.getLogger(__name__)
 _RESEND_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT"})
 _RESEND_SAFE_POST = re.compile(r"/files/prepare$|/export-async$")
 _RESEND_SAFE_DELETE = re.compile(r"/files/[^/]+$|/snapshots/[^/]+$")
+
+# Statuses by which Storage says it did not do the work: rate limit and maintenance.
+NOT_DONE_STATUSES = frozenset({429, 503})
 
 
 def is_resend_safe(method: str, path: str) -> bool:
@@ -65,6 +75,15 @@ def is_resend_safe(method: str, path: str) -> bool:
 def is_retryable_status(status: int) -> bool:
     """Tell whether a response status is worth the same request again."""
     return status == 429 or (status >= 500 and status != 501)
+
+
+def may_have_done_work(status: int) -> bool:
+    """Tell whether an error status leaves open that Storage did the work anyway.
+
+    429 and 503 are Storage saying it did not take the request on; 501 is a refusal. Any other
+    5xx may be a gateway's answer for a request that reached Storage and started a job.
+    """
+    return status >= 500 and status != 501 and status not in NOT_DONE_STATUSES
 
 
 class StorageRetry(Retry):
@@ -124,7 +143,7 @@ class StorageRetry(Retry):
         )
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        """Retry 429 and 5xx except 501, for every method (the server did not do the work)."""
+        """Retry 429 and 5xx except 501; `increment` then holds back unsafe resends."""
         return bool(self.total) and is_retryable_status(status_code)
 
     def increment(
@@ -136,10 +155,20 @@ class StorageRetry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> StorageRetry:
-        """Refuse to resend a call that is not safe to send twice once it reached the server."""
+        """Refuse to resend a call that is not safe to send twice once it reached the server.
+
+        `is_retry` sees only the method and status, so the path is judged here. For a status,
+        `MaxRetryError` with `raise_on_status=False` makes urllib3 return the response as it is,
+        and the transport turns it into an `ApiError` carrying that status.
+        """
+        resend_safe = is_resend_safe(method or "", url or "")
         sent = error is not None and self._is_read_error(error)
-        if sent and not is_resend_safe(method or "", url or ""):
+        if sent and not resend_safe:
             raise error
+        status = getattr(response, "status", None)
+        if status is not None and not resend_safe and may_have_done_work(status):
+            reason = ResponseError(f"status {status} to a call that is not sent twice")
+            raise MaxRetryError(_pool, url or "", reason)
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def get_backoff_time(self) -> float:

@@ -16,8 +16,8 @@ from urllib3.exceptions import MaxRetryError
 
 from kbc_sync import __version__
 from kbc_sync.storage.redact import mask, register_secret
-from kbc_sync.storage.responses import api_error, connection_error, normalise
-from kbc_sync.storage.retry import StorageRetry, is_resend_safe
+from kbc_sync.storage.responses import api_error, connection_error, normalise, not_json_error
+from kbc_sync.storage.retry import StorageRetry, is_resend_safe, may_have_done_work
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,10 @@ class Transport:
             run_id: sent as `X-KBC-RunId`, so that the job can be found again.
 
         Raises:
-            ApiError: or a subclass, for an error response or no response at all.
+            ApiError: or a subclass, for an error response, an answer that is not JSON, or no
+                response at all. A call that is not safe to send twice and may have started
+                its job anyway (no response, or a 5xx other than 501 and 503) is not resent:
+                the error names the run id to look the job up by.
         """
         full_path = f"/v2/storage/{path}"
         headers = {
@@ -100,9 +103,11 @@ class Transport:
                 what=what,
                 stack_url=self.url,
                 maybe_done=maybe_done,
+                run_id=run_id,
             ) from exc
 
         if response.status_code >= 400:
+            status = response.status_code
             raise api_error(
                 response,
                 method=method,
@@ -110,10 +115,19 @@ class Transport:
                 what=what,
                 stack_url=self.url,
                 token_env=self.token_env,
+                maybe_done=may_have_done_work(status) and not is_resend_safe(method, full_path),
+                run_id=run_id,
             )
         if response.status_code == 204 or not response.content:
             return None
-        return normalise(response.json())
+
+        try:
+            body = response.json()
+        except ValueError as exc:  # requests' JSONDecodeError is a ValueError
+            raise not_json_error(
+                response, method=method, path=full_path, what=what, stack_url=self.url
+            ) from exc
+        return normalise(body)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Send one call; resend it when its body broke off and it is safe to send twice.

@@ -91,6 +91,25 @@ def test_drop_connection_loses_answer_but_job_runs(project: StackProject, faults
     assert project.master.wait(found[0])["status"] == "success"
 
 
+def test_status_after_work_answers_error_but_job_runs(project: StackProject, faults) -> None:
+    file_id = upload(project.master, project.s3, "t.csv", csv_bytes(["id"], [["1"]]))
+    run_id = f"run-{uuid.uuid4()}"
+    faults.add_fault({"method": "POST", "path": "tables-async$", "status": 504,
+                      "after_work": True, "times": 1})  # fmt: skip
+
+    answer = project.master.post(
+        "buckets/in.c-main/tables-async", json={"name": "t", "dataFileId": file_id},
+        headers={"X-KBC-RunId": run_id},
+    )  # fmt: skip
+    found = [job for job in project.master.ok("GET", "jobs", 200) if job["runId"] == run_id]
+
+    assert answer.status_code == 504
+    assert answer.json()["code"] == "local.fault504"
+    assert len(found) == 1
+    assert project.master.wait(found[0])["status"] == "success"
+    assert export_rows(project.master, project.s3, T) == [["1"]]
+
+
 def test_job_error_fails_next_job_and_leaves_table(project: StackProject, faults) -> None:
     _seed(project)
     faults.add_fault({"method": "POST", "path": "import-async$", "job_error": True, "times": 1,
@@ -124,6 +143,10 @@ def test_invalid_fault_spec_is_refused(local_stack) -> None:
         local_stack.add_fault({"status": 200})
     with pytest.raises(FaultSpecError, match="Unknown fault fields"):
         local_stack.add_fault({"status": 500, "colour": "red"})
+    with pytest.raises(FaultSpecError, match='"after_work" needs "status"'):
+        local_stack.add_fault({"after_work": True, "delay": 1})
+    with pytest.raises(FaultSpecError, match="applies to API calls only"):
+        local_stack.add_fault({"target": "s3", "status": 500, "after_work": True})
 
 
 def _s3(stack) -> object:

@@ -23,6 +23,7 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    content_type: str = "application/json"
 
 
 @dataclass
@@ -101,7 +102,7 @@ def _handler_for(stub: StubServer) -> type[BaseHTTPRequestHandler]:
             if reply.body is not None and not isinstance(reply.body, bytes):
                 data = json.dumps(reply.body).encode()
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(data)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)

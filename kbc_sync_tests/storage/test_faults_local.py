@@ -16,6 +16,14 @@ def _path(table_id: str, suffix: str = "") -> str:
     return f".*/v2/storage/tables/{re.escape(table_id)}{suffix}"
 
 
+def _exported_into_empty_table(project: Project) -> tuple[str, str]:
+    """Seed a 150-row source and an empty target; return the target and the export's file."""
+    source = project.seed("src", 150)
+    target = project.seed("dst", 0)
+    export = project.client.wait_for_job(project.client.start_export(source))
+    return target, export["results"]["file"]["id"]
+
+
 def test_get_table_500_twice_retried_with_warnings(
     project: Project, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -69,10 +77,7 @@ def test_maintenance_longer_than_retries_reports_maintenance(project: Project) -
 
 
 def test_import_dropped_after_send_not_resent_and_job_found_by_run_id(project: Project) -> None:
-    source = project.seed("src", 150)
-    target = project.seed("dst", 0)
-    export = project.client.wait_for_job(project.client.start_export(source))
-    file_id = export["results"]["file"]["id"]
+    target, file_id = _exported_into_empty_table(project)
     fault = {"method": "POST", "path": _path(target, "/import-async"), "times": 1}
     project.stack.add_fault({**fault, "drop_connection": True})
     run_id = new_run_id()
@@ -86,6 +91,23 @@ def test_import_dropped_after_send_not_resent_and_job_found_by_run_id(project: P
     assert info.value.status is None
     assert job is not None
     project.client.wait_for_job(job)
+    assert project.client.get_table(target)["rowsCount"] == 150
+
+
+def test_import_504_after_work_not_resent_and_job_found_by_run_id(project: Project) -> None:
+    target, file_id = _exported_into_empty_table(project)
+    fault = {"method": "POST", "path": _path(target, "/import-async"), "times": 1}
+    project.stack.add_fault({**fault, "status": 504, "after_work": True})
+    run_id = new_run_id()
+
+    with pytest.raises(ApiError, match=rf"answered 504 .*tableImport job with runId {run_id}"):
+        project.client.start_import(
+            target, file_id, incremental=True, columns=["id", "name"], run_id=run_id
+        )
+    jobs = [j for j in project.client.list_jobs() if j.get("runId") == run_id]
+
+    assert len(jobs) == 1, "the import was sent again after a 504"
+    project.client.wait_for_job(project.client.find_job_by_run_id(run_id, "tableImport"))
     assert project.client.get_table(target)["rowsCount"] == 150
 
 

@@ -143,3 +143,64 @@ def test_find_job_by_run_id_matches_run_and_operation(
 
     assert found is not None and found["id"] == "2"
     assert missing is None
+
+
+VERIFY = "/v2/storage/tokens/verify"
+WEB_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head>"
+    b"<body><h1>It works</h1></body></html>"
+)
+
+
+def test_call_200_web_page_raises_api_error_naming_call_and_stack_url(
+    stub: StubServer, client: StorageClient
+) -> None:
+    # A URL that points at another web server answers 200 with HTML; the stack cannot do that.
+    stub.add("GET", VERIFY, Reply(200, WEB_PAGE, content_type="text/html; charset=utf-8"))
+
+    with pytest.raises(ApiError) as info:
+        client.verify_token()
+
+    message = str(info.value)
+    assert message.startswith(f"{stub.url} answered 200 to GET {VERIFY} for the token")
+    assert "not JSON (text/html; charset=utf-8, starting 'Welcome to nginx!')" in message
+    assert "Check the `url` (or `region`) of this project in the config" in message
+    assert (info.value.status, info.value.method, info.value.path) == (200, "GET", VERIFY)
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_call_200_not_json_excerpt_short_and_masked_before_cut(
+    stub: StubServer, client: StorageClient
+) -> None:
+    # The token straddles the excerpt's end: cutting before masking would leave half of it.
+    body = f"proxy error page for the session of {TOKEN} " + "x" * 500
+    stub.add("GET", TABLE, Reply(200, body.encode(), content_type="text/plain"))
+
+    with pytest.raises(ApiError) as info:
+        client.get_table("in.c-crm.orders")
+
+    message = str(info.value)
+    assert "not JSON (text/plain, starting 'proxy error page for the session of ***" in message
+    assert TOKEN[:12] not in message
+    assert "x" * 80 not in message
+    assert info.value.detail is not None and len(info.value.detail) <= 80
+
+
+def test_call_404_web_page_hints_at_stack_url(stub: StubServer, client: StorageClient) -> None:
+    stub.add("GET", TABLE, Reply(404, WEB_PAGE, content_type="text/html"))
+
+    with pytest.raises(
+        NotFoundError, match=r"answer was not JSON \(text/html\).*`url` or `region`"
+    ):
+        client.get_table("in.c-crm.orders")
+
+
+def test_call_502_web_page_from_gateway_no_stack_url_hint(
+    stub: StubServer, client: StorageClient
+) -> None:
+    stub.add("GET", TABLE, Reply(502, b"<html>Bad Gateway</html>", content_type="text/html"))
+
+    with pytest.raises(ApiError, match="kept failing after retries") as info:
+        client.get_table("in.c-crm.orders")
+
+    assert "not JSON" not in str(info.value)

@@ -60,16 +60,96 @@ def test_call_5xx_persisting_raises_retryable_api_error_after_max_retries(
     assert len(stub.requests_to("GET", VERIFY)) == 4  # first attempt + max_retries=3
 
 
-def test_call_post_5xx_retried_because_server_did_no_work(
-    stub: StubServer, client: StorageClient
+IMPORT = "/v2/storage/tables/in.c-a.t/import-async"
+JOB = Reply(202, {"id": 9, "status": "waiting"})
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_call_post_503_or_429_resent_because_server_did_no_work(
+    stub: StubServer, client: StorageClient, status: int
 ) -> None:
-    path = "/v2/storage/tables/in.c-a.t/import-async"
-    stub.add("POST", path, Reply(502), Reply(202, {"id": 9, "status": "waiting"}))
+    stub.add("POST", IMPORT, Reply(status, {"error": "busy"}), JOB)
 
     job = client.start_import("in.c-a.t", 1, incremental=True, run_id="run-1")
 
     assert job["id"] == "9"
-    assert len(stub.requests_to("POST", path)) == 2
+    assert len(stub.requests_to("POST", IMPORT)) == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+@pytest.mark.parametrize(
+    ("method", "path", "operation"),
+    [
+        ("POST", IMPORT, "tableImport"),
+        ("POST", "/v2/storage/buckets/in.c-a/tables-async", "tableCreate"),
+        ("POST", "/v2/storage/buckets/in.c-a/tables-definition", "tableDefinitionCreate"),
+        ("DELETE", "/v2/storage/tables/in.c-a.t", "tableDrop"),
+    ],
+)
+def test_call_job_start_5xx_not_resent_and_names_run_id(
+    stub: StubServer,
+    client: StorageClient,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    method: str,
+    path: str,
+    operation: str,
+) -> None:
+    # A gateway's 5xx may follow a job Storage already started: sending again could load twice.
+    stub.add(method, path, Reply(status, {"error": "gateway timeout"}), JOB)
+    caplog.set_level(logging.WARNING, logger="kbc_sync.storage.retry")
+    starts = {
+        "tableImport": lambda: client.start_import("in.c-a.t", 1, incremental=True, run_id="r-7"),
+        "tableCreate": lambda: client.start_create_table("in.c-a", "t", 1, run_id="r-7"),
+        "tableDefinitionCreate": lambda: client.start_create_table_definition(
+            "in.c-a", "t", primary_key=[], columns=[{"name": "id"}], run_id="r-7"
+        ),
+        "tableDrop": lambda: client.start_delete_table("in.c-a.t", run_id="r-7"),
+    }
+
+    with pytest.raises(ApiError, match=rf"answered {status} to {method} {path}") as info:
+        starts[operation]()
+
+    assert info.value.status == status
+    assert info.value.retryable is True
+    assert f"{operation} job with runId r-7" in str(info.value)
+    assert "was not sent again" in str(info.value)
+    assert len(stub.requests_to(method, path + r"(\?.*)?")) == 1
+    assert [r for r in caplog.records if r.name == "kbc_sync.storage.retry"] == []
+
+
+def test_call_snapshot_5xx_without_run_id_says_what_to_look_for(
+    stub: StubServer, client: StorageClient
+) -> None:
+    path = "/v2/storage/tables/in.c-a.t/snapshots"
+    stub.add("POST", path, Reply(502), JOB)
+
+    with pytest.raises(ApiError, match=r"carried no run id.*tableSnapshotCreate job of table"):
+        client.start_snapshot("in.c-a.t")
+
+    assert len(stub.requests_to("POST", path)) == 1
+
+
+def test_call_resend_safe_post_5xx_resent(stub: StubServer, client: StorageClient) -> None:
+    path = "/v2/storage/tables/in.c-a.t/export-async"
+    stub.add("POST", path, Reply(502), Reply(504), JOB)
+
+    job = client.start_export("in.c-a.t")
+
+    assert job["id"] == "9"
+    assert len(stub.requests_to("POST", path)) == 3
+
+
+def test_call_import_501_not_resent_and_says_fix_request(
+    stub: StubServer, client: StorageClient
+) -> None:
+    stub.add("POST", IMPORT, Reply(501, {"error": "not supported"}), JOB)
+
+    with pytest.raises(ApiError, match="Fix the request") as info:
+        client.start_import("in.c-a.t", 1, incremental=True, run_id="run-1")
+
+    assert info.value.retryable is False
+    assert len(stub.requests_to("POST", IMPORT)) == 1
 
 
 def test_call_get_with_dropped_connection_resent(stub: StubServer, client: StorageClient) -> None:
@@ -89,6 +169,7 @@ def test_call_import_with_dropped_connection_not_resent(
     with pytest.raises(ApiError, match="may have started the job anyway") as info:
         client.start_import("in.c-a.t", 1, incremental=False, run_id="run-2")
 
+    assert "for a tableImport job with runId run-2: if there is one, wait for it" in str(info.value)
     assert info.value.status is None
     assert info.value.retryable is True
     assert len(stub.requests_to("POST", path)) == 1
@@ -143,6 +224,22 @@ def test_call_retry_warning_names_attempt_method_path_without_secrets(
     line = warnings[0].getMessage()
     assert line.startswith("Storage API GET /v2/storage/files/7: status 500; retry attempt 1/2")
     assert "federationToken" not in line
+    assert TOKEN not in caplog.text
+
+
+def test_call_retry_warning_for_resent_import_names_attempt_delay_and_path(
+    stub: StubServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    stub.add("POST", IMPORT, Reply(503, {"error": "busy"}, {"Retry-After": "0"}), JOB)
+    client = StorageClient(stub.url, TOKEN, max_retries=4, backoff_base=0.01)
+    caplog.set_level(logging.DEBUG)
+
+    client.start_import("in.c-a.t", 1, incremental=True, run_id="run-3")
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"Storage API POST {IMPORT}: status 503; retry attempt 1/4 in 0.0 s",
+    ]
     assert TOKEN not in caplog.text
 
 
