@@ -1,8 +1,11 @@
 """`kbc-sync`: check a configuration against Keboola, copy tables without Dagster, run the stack.
 
-Every `KbcSyncError` ends the command with one message on stderr and exit code 1; `--debug`
-shows the traceback instead, and DEBUG log lines. Logging is configured here only, never in the
-library, with every line masked so that no token or signed URL reaches the terminal.
+Exit codes: 1 on any problem with the configuration, a token, a table or a copy; 2 on a wrong
+command line (click's convention: a missing partner option, a bad time, an unknown `--table`).
+A `KbcSyncError` prints as one message; a copy or check of one row that fails prints one line and
+the other rows go on. `--debug` adds the traceback of each failure and DEBUG log lines. Logging
+is configured here only, never in the library, and every line and traceback is masked so that
+no token or signed URL reaches the terminal.
 """
 
 from __future__ import annotations
@@ -12,20 +15,19 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
-from kbc_sync.config import SourceConfig, SyncConfig, TableConfig, TargetConfig, load_config
-from kbc_sync.engine import (
-    CopyPlan,
-    CopyResult,
-    CopySpec,
-    Window,
-    copy_table,
-    plan_copy,
-    verify_target,
+from kbc_sync.cli_output import (
+    failure,
+    plan_row,
+    result_row,
+    table,
+    traceback_text,
+    window_cell,
 )
+from kbc_sync.config import SourceConfig, SyncConfig, TableConfig, TargetConfig, load_config
+from kbc_sync.engine import Window, copy_table, plan_copy, verify_target
 from kbc_sync.errors import KbcSyncError
 from kbc_sync.local.cli import local_command
 from kbc_sync.storage import StorageClient, mask
@@ -56,14 +58,24 @@ def _configure_logging(debug: bool) -> logging.Handler:
 
 
 def _run(debug: bool, body: Callable[[], int]) -> None:
-    """Run a command body; a KbcSyncError becomes one message and exit code 1."""
+    """Run a command body; an error becomes one message (a masked traceback with `--debug`)."""
     handler = _configure_logging(debug)
     try:
         code = body()
-    except KbcSyncError as exc:
+    except (click.ClickException, click.exceptions.Exit, click.Abort):
+        raise  # a wrong command line: click prints it and exits 2
+    except Exception as exc:
+        # Python would print a traceback unmasked, so even --debug prints it here.
         if debug:
-            raise
-        click.echo(f"Error: {mask(exc)}", err=True)
+            click.echo(traceback_text(exc), err=True)
+        elif isinstance(exc, KbcSyncError):
+            click.echo(f"Error: {mask(exc)}", err=True)
+        else:
+            click.echo(
+                f"Error: unexpected {type(exc).__name__}: {mask(exc)}. Run again with --debug "
+                "for the traceback, and report it.",
+                err=True,
+            )
         code = 1
     finally:
         # Commands also run inside other processes (tests, scripts): leave no handler behind.
@@ -92,30 +104,15 @@ def _client(project: SourceConfig | TargetConfig) -> StorageClient:
     return StorageClient(project.stack_url, project.token, token_env=project.token_env)
 
 
-def _table(rows: list[dict[str, Any]], indent: str = "  ") -> str:
-    """Rows of equal keys as aligned text columns: text to the left, numbers to the right."""
-    columns = list(rows[0]) if rows else []
-    widths = {c: max(len(c), *(len(str(row[c])) for row in rows)) for c in columns}
-
-    def cell(column: str, value: object) -> str:
-        text = str(value)
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        return text.rjust(widths[column]) if number else text.ljust(widths[column])
-
-    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
-    lines += ["  ".join(cell(c, row[c]) for c in columns) for row in rows]
-    return "\n".join(indent + line.rstrip() for line in lines)
-
-
 @main.command()
 @_config_option
 @_debug_option
 def check(config_path: Path | None, debug: bool) -> None:
     """Verify the tokens and show what a copy of each row would do now."""
-    _run(debug, lambda: _check(load_config(config_path)))
+    _run(debug, lambda: _check(load_config(config_path), debug))
 
 
-def _check(config: SyncConfig) -> int:
+def _check(config: SyncConfig, debug: bool) -> int:
     problems = 0
     source: StorageClient | None = _client(config.source)
     try:
@@ -125,11 +122,11 @@ def _check(config: SyncConfig) -> int:
             f"{config.source.stack_url}, token from ${config.source.token_env}"
         )
     except KbcSyncError as exc:
-        click.echo(f"Source: PROBLEM: {mask(exc)}")
+        click.echo(failure("Source: PROBLEM", exc, debug=debug))
         source, problems = None, 1
 
     for target in config.targets:
-        problems += _check_target(target, source)
+        problems += _check_target(target, source, debug)
 
     rows = sum(len(target.tables) for target in config.targets)
     verdict = f"{problems} problem(s) found." if problems else f"All {rows} rows can be copied."
@@ -137,13 +134,13 @@ def _check(config: SyncConfig) -> int:
     return 1 if problems else 0
 
 
-def _check_target(target: TargetConfig, source: StorageClient | None) -> int:
+def _check_target(target: TargetConfig, source: StorageClient | None, debug: bool) -> int:
     click.echo(f"\nTarget {target.name}:")
     client = _client(target)
     try:
         info = verify_target(client, target.bucket)
     except KbcSyncError as exc:
-        click.echo(f"  PROBLEM: {mask(exc)}")
+        click.echo(failure("  PROBLEM", exc, debug=debug))
         return 1
     click.echo(
         f"  project {info.project_name!r} (id {info.project_id}) at {info.stack_url}, "
@@ -154,42 +151,21 @@ def _check_target(target: TargetConfig, source: StorageClient | None) -> int:
         return 0
 
     rows, notes = [], []
-    for table in target.tables:
+    for row in target.tables:
+        label = f"  PROBLEM {target.table_id(row)}"
         try:
-            plan = plan_copy(table.to_copy_spec(target), source=source, target=client)
+            plan = plan_copy(row.to_copy_spec(target), source=source, target=client)
         except KbcSyncError as exc:
-            rows.append(_plan_row(target, table, None))
-            notes.append(f"  PROBLEM {target.table_id(table)}: {mask(exc)}")
+            rows.append(plan_row(target, row, None))
+            notes.append(failure(label, exc, debug=debug))
             continue
-        rows.append(_plan_row(target, table, plan))
-        notes += [f"  PROBLEM {target.table_id(table)}: {mask(p)}" for p in plan.problems]
+        rows.append(plan_row(target, row, plan))
+        notes += [f"{label}: {mask(p)}" for p in plan.problems]
 
-    click.echo(_table(rows))
+    click.echo(table(rows))
     if notes:
         click.echo("\n".join(notes))
     return len(notes)
-
-
-def _plan_row(target: TargetConfig, table: TableConfig, plan: CopyPlan | None) -> dict[str, Any]:
-    keys = (
-        "-" if plan is None or plan.key_match is None else "match" if plan.key_match else "differ"
-    )
-    columns = "-" if plan is None or plan.target_table is not None else "new table"
-    if plan is not None and plan.target_table is not None:
-        changes = [f"new: {', '.join(plan.new_columns)}"] if plan.new_columns else []
-        missing = plan.columns_missing_in_source
-        changes += [f"missing in source: {', '.join(missing)}"] if missing else []
-        columns = "; ".join(changes) or "match"
-    return {
-        "table": target.table_id(table),
-        "source": table.source,
-        "mode": table.mode,
-        "window": str(table.changed_in_last or "whole table"),
-        "action": "-" if plan is None else plan.action,
-        "keys": keys,
-        "columns": columns,
-        "ok": "yes" if plan is not None and not plan.problems else "NO",
-    }
 
 
 def _parse_time(value: str | None, option: str) -> datetime | None:
@@ -203,6 +179,12 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
             "2026-01-01T06:00:00Z (UTC when no zone is given)",
             param_hint=option,
         ) from None
+    if moment.microsecond:
+        raise click.BadParameter(
+            f"found {value!r}; allowed: a time in whole seconds, as Storage filters changes by "
+            "the second",
+            param_hint=option,
+        )
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -246,7 +228,11 @@ def _select(config: SyncConfig, wanted: tuple[str, ...]) -> list[tuple[TargetCon
     help="Copy only this destination table (repeatable). Default: every row.",
 )
 @click.option("--since", help="Copy rows changed from this time on (ISO 8601, UTC by default).")
-@click.option("--until", help="... and before this time. Without both, whole tables are copied.")
+@click.option(
+    "--until",
+    help="... and before this time. Without both, a row with changed_in_last copies its last "
+    "window up to now; other rows copy the whole table.",
+)
 @_debug_option
 def copy_command(
     config_path: Path | None,
@@ -256,51 +242,54 @@ def copy_command(
     debug: bool,
 ) -> None:
     """Copy the configured tables now, without Dagster, and print what each copy did."""
-    window = _window(since, until)
-    _run(debug, lambda: _copy(load_config(config_path), tables, window, debug))
+    given = _window(since, until)
+    _run(debug, lambda: _copy(load_config(config_path), tables, given, debug))
 
 
-def _copy(config: SyncConfig, wanted: tuple[str, ...], window: Window | None, debug: bool) -> int:
+def _copy(config: SyncConfig, wanted: tuple[str, ...], given: Window | None, debug: bool) -> int:
     selected = _select(config, wanted)
     source = _client(config.source)
     targets = {target.name: _client(target) for target, _ in selected}
-    if window is None:
-        logger.info("Copying %d table(s), each as a whole table", len(selected))
+    if given is not None:
+        logger.info("Copying %d table(s), the rows changed in %s", len(selected), given)
+    now = datetime.now(UTC).replace(microsecond=0)
 
     rows, failures = [], []
-    for target, table in selected:
-        spec = table.to_copy_spec(target)
+    for target, row in selected:
+        spec = row.to_copy_spec(target)
+        window = given if given is not None else _row_window(spec.target_table_id, row, now)
         result = None
         try:
             result = copy_table(spec, source=source, target=targets[target.name], window=window)
-        except KbcSyncError as exc:
-            failures.append(f"FAILED {spec.target_table_id}: {mask(exc)}")
-        except Exception as exc:  # the other rows still run; --debug keeps the traceback
-            logger.error("Copy of %s failed unexpectedly", spec.target_table_id, exc_info=debug)
-            failures.append(f"FAILED {spec.target_table_id}: {type(exc).__name__}: {mask(exc)}")
-        rows.append(_result_row(spec, result))
+        except Exception as exc:  # the other rows still run
+            failures.append(failure(f"FAILED {spec.target_table_id}", exc, debug=debug))
+        rows.append(result_row(spec, window_cell(window, adaptive=row.adaptive), result))
 
-    click.echo(_table(rows, indent=""))
+    click.echo(table(rows, indent=""))
     if failures:
         click.echo("\n" + "\n".join(failures), err=True)
     return 1 if failures else 0
 
 
-def _result_row(spec: CopySpec, result: CopyResult | None) -> dict[str, Any]:
-    if result is None:
-        empty = dict.fromkeys(("action", "rows", "MB", "slices", "seconds"), "-")
-        return {"table": spec.target_table_id, "mode": spec.mode, **empty, "status": "FAILED"}
-    return {
-        "table": result.target_table_id,
-        "mode": result.mode,
-        "action": result.action,
-        # None: an incremental load into an existing table, where Storage reports no count.
-        "rows": "?" if result.rows is None else result.rows,
-        "MB": round(result.bytes / 1_000_000, 1),
-        "slices": result.slices,
-        "seconds": round(result.durations.get("total", 0.0), 1),
-        "status": "ok",
-    }
+def _row_window(table_id: str, row: TableConfig, now: datetime) -> Window | None:
+    """The window a row copies without --since/--until: its last `changed_in_last` up to now."""
+    if row.window is not None:
+        window = Window(since=now - row.window.timedelta, until=now)
+        logger.info(
+            "%s: changed_in_last %s, so the rows changed in %s", table_id, row.window, window
+        )
+        return window
+    if row.adaptive:
+        # The high-water mark of an adaptive row lives in Dagster's asset metadata; a CLI run
+        # has no earlier run to continue from.
+        logger.info(
+            "%s: changed_in_last adaptive, so the whole table: kbc-sync copy keeps no high-water "
+            "mark between runs (the Dagster layer does); give --since/--until for a window",
+            table_id,
+        )
+        return None
+    logger.info("%s: no changed_in_last, so the whole table", table_id)
+    return None
 
 
 main.add_command(local_command)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from kbc_sync.errors import ConfigError
 from kbc_sync.storage.redact import mask
-from kbc_sync.storage.stacks import STACKS
+from kbc_sync.storage.stacks import STACKS, resolve_stack_url
 from kbc_sync.windows import ALLOWED_WINDOWS, Cadence
 
 Row = tuple[Any, ...]
@@ -167,6 +167,53 @@ def raw_problems(raw: dict[str, Any], *, require_env: bool) -> list[Problem]:
 
     names = [t.get("name") if isinstance(t, dict) else None for t in targets]
     problems += [((), p) for p in duplicate_problems("targets", "name", names)]
+    return problems + shared_table_problems(raw, targets)
+
+
+def _stack_of(project: dict[str, Any]) -> str | None:
+    """The stack URL a raw project resolves to; None when url/region is missing or invalid."""
+    url, region = project.get("url"), project.get("region")
+    value = url if region is None else region if url is None else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return resolve_stack_url(value)
+    except ConfigError:
+        return None  # reported as a url or region problem of its own
+
+
+def shared_table_problems(raw: dict[str, Any], targets: list[Any]) -> list[Problem]:
+    """Rows of different targets must not write one table: same stack, bucket and destination.
+
+    Within one target `duplicate_problems` reports it; across targets the stack is compared by
+    its resolved URL, so `region: us-east-1` and `url: https://connection.keboola.com` meet.
+    """
+    writers: dict[tuple[str, str, str], Row] = {}
+    problems: list[Problem] = []
+    for i, target in enumerate(targets):
+        stack = _stack_of(target) if isinstance(target, dict) else None
+        bucket = target.get("bucket") if isinstance(target, dict) else None
+        tables = target.get("tables") if isinstance(target, dict) else None
+        if stack is None or not isinstance(bucket, str) or not isinstance(tables, list):
+            continue
+
+        for j, table in enumerate(tables):
+            destination = default_destination(table) if isinstance(table, dict) else None
+            if not isinstance(destination, str):
+                continue
+            row = ("targets", i, "tables", j)
+            first = writers.setdefault((stack.lower(), bucket.lower(), destination.lower()), row)
+            if first[1] == i:
+                continue
+            problems.append(
+                (
+                    row,
+                    f"destination: {destination!r} is also written by {_row_label(raw, first)}; "
+                    f"both rows write table {bucket}.{destination} on {stack}; allowed: each "
+                    "table of a bucket written by one row; remove one of the two rows, give one "
+                    "another destination, or point one target at another bucket",
+                )
+            )
     return problems
 
 

@@ -1,87 +1,29 @@
-import itertools
+"""`kbc-sync` as a user runs it: errors, exit codes, `--debug`, and `copy` with its windows."""
+
 import logging
+import re
 import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
-from kbc_sync.cli import _MaskingFormatter, main
-from kbc_sync.local import LocalStack
-from kbc_sync.storage import StorageClient
+from kbc_sync.cli import _MaskingFormatter, _run, main
+from kbc_sync.cli_output import traceback_text
+from kbc_sync_tests.cli_helpers import (  # noqa: F401 (setup_fixture is a fixture)
+    SOURCE_BUCKET,
+    TARGET_BUCKET,
+    no_secret,
+    printed_rows,
+    setup_fixture,
+)
+from kbc_sync_tests.engine.conftest import load_rows, table_rows
 
-SOURCE_BUCKET = "in.c-crm"
-TARGET_BUCKET = "in.c-crm-copy"
-_numbers = itertools.count(1)
-
-
-@dataclass
-class Setup:
-    """A source project with two tables, a target project with a writable bucket, a config."""
-
-    stack: LocalStack
-    config: Path
-    env: dict[str, str]
-    target_admin: StorageClient
-
-    def run(self, *args: str):
-        return CliRunner().invoke(main, [*args, "--config", str(self.config)], env=self.env)
-
-    def write_config(self, **target_changes) -> None:
-        data = yaml.safe_load(self.config.read_text())
-        data["targets"][0].update(target_changes)
-        self.config.write_text(yaml.safe_dump(data))
-
-
-@pytest.fixture
-def setup(local_stack: LocalStack, tmp_path: Path) -> Setup:
-    number = next(_numbers)
-    source = local_stack.add_project(f"CLI Source {number}")
-    target = local_stack.add_project(f"CLI Target {number}")
-    local_stack.create_bucket(source, SOURCE_BUCKET)
-    local_stack.create_bucket(target, TARGET_BUCKET)
-    rows = [[str(i), f"name {i}"] for i in range(25)]
-    local_stack.seed_table(
-        source, f"{SOURCE_BUCKET}.customers", ["id", "name"], rows, primary_key=["id"]
-    )
-    local_stack.seed_table(source, f"{SOURCE_BUCKET}.orders", ["id", "amount"], [["1", "9.5"]])
-    env = {
-        "KBC_SOURCE_TOKEN": local_stack.add_token(source, master=True),
-        "KBC_TARGET_TOKEN": local_stack.add_token(
-            target, bucket_permissions={TARGET_BUCKET: "write"}
-        ),
-        "AWS_ENDPOINT_URL_S3": local_stack.s3_endpoint_url,
-    }
-    config = tmp_path / "kbc_sync.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "source": {"url": local_stack.url, "token_env": "KBC_SOURCE_TOKEN"},
-                "targets": [
-                    {
-                        "name": "crm_copy",
-                        "url": local_stack.url,
-                        "token_env": "KBC_TARGET_TOKEN",
-                        "bucket": TARGET_BUCKET,
-                        "tables": [
-                            {"source": f"{SOURCE_BUCKET}.customers", "mode": "update"},
-                            {"source": f"{SOURCE_BUCKET}.orders", "destination": "orders_copy"},
-                        ],
-                    }
-                ],
-            }
-        )
-    )
-    admin = StorageClient(local_stack.url, local_stack.add_token(target, master=True))
-    return Setup(local_stack, config, env, admin)
-
-
-def _no_secret(result, env: dict[str, str]) -> None:
-    for name in ("KBC_SOURCE_TOKEN", "KBC_TARGET_TOKEN"):
-        assert env[name] not in result.output
+EVENTS = f"{SOURCE_BUCKET}.events"
+WINDOW_CELL = re.compile(
+    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d), (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\) UTC$"
+)
 
 
 def test_cli_log_formatter_masks_message_and_traceback():
@@ -136,13 +78,6 @@ def test_cli_config_path_from_environment(tmp_path):
     assert f"Error: Configuration file {path} must be a mapping" in result.stderr
 
 
-def test_cli_copy_since_without_until_is_usage_error(tmp_path):
-    result = CliRunner().invoke(main, ["copy", "--since", "2026-01-01"])
-
-    assert result.exit_code == 2
-    assert "--since and --until go together" in result.output
-
-
 def test_cli_copy_unknown_table_lists_destinations(setup):
     result = setup.run("copy", "--table", "nope")
 
@@ -152,65 +87,52 @@ def test_cli_copy_unknown_table_lists_destinations(setup):
     )
 
 
-def test_cli_check_reports_projects_and_plans(setup):
-    result = setup.run("check")
+def test_cli_traceback_text_masks_tokens_and_signed_urls():
+    token = "8-1234-" + "s3cr3t" * 5
+    url = "https://bucket.s3.amazonaws.com/slice.gz?X-Amz-Signature=abcdef0123456789"
+    try:
+        try:
+            raise RuntimeError(f"GET {url} failed")
+        except RuntimeError as exc:
+            raise ValueError(f"X-StorageApi-Token: {token}") from exc
+    except ValueError as exc:
+        text = traceback_text(exc)
 
-    assert result.exit_code == 0, result.output
-    assert "Source: project 'CLI Source" in result.stdout
-    assert f"bucket {TARGET_BUCKET}" in result.stdout
-    assert "Review that this is the project and bucket" in result.stdout
-    assert f"{TARGET_BUCKET}.customers" in result.stdout
-    assert "create" in result.stdout
-    assert "All 2 rows can be copied." in result.stdout
-    _no_secret(result, setup.env)
-
-
-def test_cli_check_master_target_token_refused(setup):
-    target_project = int(setup.target_admin.verify_token()["owner"]["id"])
-    setup.env["KBC_TARGET_TOKEN"] = setup.stack.add_token(target_project, master=True)
-
-    result = setup.run("check")
-
-    assert result.exit_code == 1
-    assert "PROBLEM" in result.stdout
-    assert "1 problem(s) found." in result.stdout
-    _no_secret(result, setup.env)
+    assert "Traceback (most recent call last)" in text
+    assert "The above exception was the direct cause" in text
+    assert token not in text
+    assert "abcdef0123456789" not in text
 
 
-def test_cli_check_invalid_source_token_names_its_variable(setup):
-    setup.env["KBC_SOURCE_TOKEN"] = "1-2-notarealtokennotarealtoken"
+@pytest.mark.parametrize("debug", [False, True])
+def test_cli_unexpected_error_exits_1_masked(debug, capsys):
+    # No real part raises outside KbcSyncError on purpose, so a body that raises stands in for
+    # a bug, to show what the user sees then.
+    token = "8-1234-" + "s3cr3t" * 5
 
-    result = setup.run("check")
+    def body() -> int:
+        raise RuntimeError(f"broken with X-StorageApi-Token: {token}")
 
-    assert result.exit_code == 1
-    assert "Source: PROBLEM:" in result.stdout
-    assert "KBC_SOURCE_TOKEN" in result.stdout
-    assert "Target crm_copy:" in result.stdout
-    _no_secret(result, setup.env)
+    with pytest.raises(SystemExit) as exited:
+        _run(debug, body)
 
-
-def test_cli_check_key_mismatch_is_a_problem(setup):
-    target_project = int(setup.target_admin.verify_token()["owner"]["id"])
-    setup.stack.seed_table(
-        target_project, f"{TARGET_BUCKET}.customers", ["id", "name"], [], primary_key=["name"]
-    )
-
-    result = setup.run("check")
-
-    assert result.exit_code == 1
-    assert "differ" in result.stdout
-    assert f"PROBLEM {TARGET_BUCKET}.customers:" in result.stdout
+    stderr = capsys.readouterr().err
+    assert exited.value.code == 1
+    assert ("Traceback (most recent call last)" in stderr) is debug
+    assert "RuntimeError: broken with X-StorageApi-Token: ***" in stderr
+    assert token not in stderr
 
 
 def test_cli_copy_copies_every_row_and_prints_results(setup):
     result = setup.run("copy")
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.count(" ok") == 2
+    rows = printed_rows(result.stdout)
+    assert [(r["window"], r["status"]) for r in rows.values()] == [("whole table", "ok")] * 2
     assert setup.target_admin.get_table(f"{TARGET_BUCKET}.customers")["rowsCount"] == 25
     assert setup.target_admin.get_table(f"{TARGET_BUCKET}.orders_copy")["rowsCount"] == 1
-    assert "INFO" in result.stderr
-    _no_secret(result, setup.env)
+    assert f"{TARGET_BUCKET}.customers: no changed_in_last, so the whole table" in result.stderr
+    no_secret(result, setup.env)
 
 
 def test_cli_copy_selected_table_only(setup):
@@ -222,23 +144,123 @@ def test_cli_copy_selected_table_only(setup):
 
 
 def test_cli_copy_failed_row_does_not_stop_others(setup):
-    data = yaml.safe_load(setup.config.read_text())
-    data["targets"][0]["tables"].insert(0, {"source": f"{SOURCE_BUCKET}.missing"})
-    setup.config.write_text(yaml.safe_dump(data))
+    setup.add_row({"source": f"{SOURCE_BUCKET}.missing"}, first=True)
 
     result = setup.run("copy")
 
     assert result.exit_code == 1
-    assert f"FAILED {TARGET_BUCKET}.missing:" in result.stderr
+    assert f"FAILED {TARGET_BUCKET}.missing: The source table" in result.stderr
+    assert "Traceback" not in result.output
+    statuses = {table: row["status"] for table, row in printed_rows(result.stdout).items()}
+    assert statuses == {
+        f"{TARGET_BUCKET}.missing": "FAILED",
+        f"{TARGET_BUCKET}.customers": "ok",
+        f"{TARGET_BUCKET}.orders_copy": "ok",
+    }
+    no_secret(result, setup.env)
+
+
+def test_cli_copy_debug_shows_traceback_of_failed_row(setup):
+    setup.add_row({"source": f"{SOURCE_BUCKET}.missing"}, first=True)
+
+    result = setup.run("copy", "--debug")
+
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "kbc_sync.errors.NotFoundError" in result.stderr
+    assert "kbc_sync.errors.CopyError: The source table" in result.stderr
+    assert f"FAILED {TARGET_BUCKET}.missing: The source table" in result.stderr
     assert result.stdout.count(" ok") == 2
-    _no_secret(result, setup.env)
+    no_secret(result, setup.env)
 
 
-def test_cli_copy_window_before_any_change_copies_nothing(setup):
-    result = setup.run("copy", "--since", "2001-01-01", "--until", "2001-01-02")
+def _events_history(setup) -> None:
+    """Source table `events`: rows 1-2 written three days ago, rows 2-3 changed an hour ago.
+
+    The stack's clock runs in real time, shifted back while rows are written; the CLI reads
+    real time, so its window up to now holds exactly the rows of the last hour.
+    """
+    clock = setup.stack.clock
+    clock.release()
+    clock.advance(-timedelta(days=3))
+    setup.stack.seed_table(
+        setup.source_project, EVENTS, ["id", "v"], [["1", "old"], ["2", "old"]], primary_key=["id"]
+    )
+    clock.release()
+    clock.advance(-timedelta(hours=1))
+    load_rows(setup.source, EVENTS, ["id", "v"], [["2", "new"], ["3", "new"]])
+    clock.release()
+
+
+def _copy_events(setup, *args: str, **row):
+    _events_history(setup)
+    setup.add_row({"source": EVENTS, "mode": "update", **row})
+    result = setup.run("copy", "--table", "events", *args)
+    assert result.exit_code == 0, result.output
+    return result, table_rows(setup.target_admin, f"{TARGET_BUCKET}.events")
+
+
+def test_cli_copy_windowed_row_copies_its_last_window(setup):
+    result, copied = _copy_events(setup, changed_in_last="1 day", start="2026-01-01")
+
+    assert copied == [("2", "new"), ("3", "new")]
+    cell = printed_rows(result.stdout)[f"{TARGET_BUCKET}.events"]["window"]
+    since, until = (datetime.fromisoformat(t) for t in WINDOW_CELL.match(cell).groups())
+    assert until - since == timedelta(days=1)
+    assert f"{TARGET_BUCKET}.events: changed_in_last 1 day, so the rows changed in" in result.stderr
+
+
+def test_cli_copy_adaptive_row_copies_whole_table_and_says_why(setup):
+    result, copied = _copy_events(setup, changed_in_last="adaptive")
+
+    assert copied == [("1", "old"), ("2", "new"), ("3", "new")]
+    cell = printed_rows(result.stdout)[f"{TARGET_BUCKET}.events"]["window"]
+    assert cell == "whole table (adaptive)"
+    assert "kbc-sync copy keeps no high-water mark between runs" in result.stderr
+
+
+def test_cli_copy_row_without_window_copies_whole_table(setup):
+    result, copied = _copy_events(setup)
+
+    assert copied == [("1", "old"), ("2", "new"), ("3", "new")]
+    assert printed_rows(result.stdout)[f"{TARGET_BUCKET}.events"]["window"] == "whole table"
+
+
+def test_cli_copy_given_window_applies_to_every_selected_row(setup):
+    _events_history(setup)
+    setup.add_row({"source": EVENTS, "changed_in_last": "1 day", "start": "2026-01-01"})
+    now = datetime.now(UTC).replace(microsecond=0)
+    since, until = now - timedelta(days=4), now - timedelta(days=2)
+
+    result = setup.run(
+        "copy", "--since", since.isoformat(), "--until", until.isoformat(), "--table", "events",
+        "--table", "customers",
+    )  # fmt: skip
 
     assert result.exit_code == 0, result.output
+    # Row 2 changed an hour ago, so only row 1 was last changed inside the window.
+    assert table_rows(setup.target_admin, f"{TARGET_BUCKET}.events") == [("1", "old")]
+    # customers was written just now: nothing of it lies in the window, so nothing is created.
     assert setup.target_admin.find_table(f"{TARGET_BUCKET}.customers") is None
+    shown = f"[{since:%Y-%m-%d %H:%M:%S}, {until:%Y-%m-%d %H:%M:%S}) UTC"
+    windows = {table: row["window"] for table, row in printed_rows(result.stdout).items()}
+    assert windows == {f"{TARGET_BUCKET}.customers": shown, f"{TARGET_BUCKET}.events": shown}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--since", "2026-01-01"], "--since and --until go together"),
+        (["--since", "yesterday", "--until", "2026-01-02"], "allowed: an ISO 8601 date"),
+        (["--since", "2026-01-01T00:00:00.5", "--until", "2026-01-02"], "whole seconds"),
+        (["--since", "2026-01-02", "--until", "2026-01-01"], "must be earlier than --until"),
+    ],
+)
+def test_cli_copy_bad_window_is_usage_error(args, message):
+    result = CliRunner().invoke(main, ["copy", *args])
+
+    assert result.exit_code == 2
+    assert message in result.output
 
 
 def test_cli_local_command_registered():

@@ -242,6 +242,50 @@ def test_load_config_duplicate_target_names_rejected(tmp_path):
         _load(tmp_path, change)
 
 
+def _second_target(data, **changes) -> None:
+    """Add a target that writes a `customers` table as target 0 does, with its own token."""
+    second = {
+        "name": "crm_copy_eu",
+        "url": "https://connection.eu-central-1.keboola.com/v2/storage/",
+        "token_env": "KBC_TARGET_TOKEN",
+        "bucket": "in.c-crm-copy",
+        "tables": [{"source": "in.c-crm-eu.customers"}],
+    }
+    data["targets"].append({**second, **changes})
+
+
+def test_load_config_two_targets_writing_one_table_rejected(tmp_path):
+    # Target 0 gives `region: eu-central-1`; this one the same stack by its API URL.
+    with pytest.raises(ConfigError) as raised:
+        _load(tmp_path, _second_target)
+
+    message = str(raised.value)
+    assert f"Configuration file {tmp_path / 'kbc_sync.yaml'} has 1 problem:" in message
+    assert (
+        "target 'crm_copy_eu' (targets[1]), table 'customers' (tables[0]): destination: "
+        "'customers' is also written by target 'crm_copy' (targets[0]), table 'customers' "
+        "(tables[0]); both rows write table in.c-crm-copy.customers on "
+        "https://connection.eu-central-1.keboola.com; allowed: each table of a bucket written "
+        "by one row; remove one of the two rows, give one another destination, or point one "
+        "target at another bucket" in message
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"bucket": "in.c-crm-eu"},
+        {"url": "https://connection.keboola.com"},
+        {"tables": [{"source": "in.c-crm-eu.customers", "destination": "customers_eu"}]},
+    ],
+    ids=["other bucket", "other stack", "other destination"],
+)
+def test_load_config_two_targets_writing_different_tables_accepted(tmp_path, changes):
+    config = _load(tmp_path, lambda data: _second_target(data, **changes))
+
+    assert [t.name for t in config.targets] == ["crm_copy", "crm_copy_eu"]
+
+
 @pytest.mark.parametrize(
     ("url", "region", "found"),
     [("https://connection.keboola.com", "us-east-1", "both"), (None, None, "neither")],
