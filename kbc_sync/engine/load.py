@@ -7,6 +7,9 @@ creates the table with the data and then imports the same data again). The empty
 from `tables-definition`: with the source's definition for a typed source, with bare column
 names otherwise. If that first load fails, the new table is dropped again, so a failed copy
 leaves the target bucket as it was.
+
+Storage adds a load's new columns to a non-typed table by itself, but refuses them in a typed
+table, where a column needs a type: those are added first, each with the source's definition.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ def load_file(
     if plan.action == "create":
         outcome.jobs.append(create_table(target, plan, run_id=f"{run_id}-create"))
         outcome.created = True
+    elif plan.new_columns and plan.target_typed:
+        outcome.jobs.extend(add_typed_columns(target, plan, run_id=f"{run_id}-add-column"))
 
     try:
         outcome.import_job = import_file(
@@ -72,9 +77,60 @@ def load_file(
     except BaseException as exc:
         if outcome.created:
             _remove_new_table(target, plan.spec.target_table_id, exc, run_id=run_id)
+        elif plan.new_columns and plan.target_typed:
+            logger.warning(
+                "Loading %s failed after its new columns %s were added; they stay, empty, and "
+                "the next copy fills them",
+                plan.spec.target_table_id,
+                ", ".join(plan.new_columns),
+            )
         raise
     outcome.jobs.append(outcome.import_job)
     return outcome
+
+
+def add_typed_columns(target: Any, plan: CopyPlan, *, run_id: str) -> list[dict[str, Any]]:
+    """Add the source's new columns to the typed target table, each with the source's type.
+
+    The plan has already refused a non-typed source here (it has no type to give) and a NOT
+    NULL column for a target with rows (its rows would have no value).
+
+    Raises:
+        CopyError: Storage refused a column; nothing was loaded.
+    """
+    table_id = plan.spec.target_table_id
+    definitions = {column["name"]: column for column in plan.source_table["definition"]["columns"]}
+    jobs: list[dict[str, Any]] = []
+    for index, name in enumerate(plan.new_columns):
+        column = _column_definition(definitions[name])
+        try:
+            jobs.append(
+                run_job(
+                    target,
+                    lambda rid, column=column: target.start_add_column(
+                        table_id,
+                        column["name"],
+                        definition=column.get("definition"),
+                        basetype=column.get("basetype"),
+                        run_id=rid,
+                    ),
+                    run_id=f"{run_id}-{index}",
+                    operation="tableColumnAdd",
+                    what=f"add column {name} to {table_id}",
+                )
+            )
+        except KbcSyncError as exc:
+            added = plan.new_columns[:index]
+            raise CopyError(
+                f"Adding the new source column {name} to the typed table {table_id} failed, so "
+                "nothing was loaded"
+                + (f" (columns added before it stay, empty: {', '.join(added)})" if added else "")
+                + ". Fix the cause and run again, or set `mode: recreate` to create the target "
+                f"again with the source's columns. Cause: {_cause(exc)}",
+                table=table_id,
+            ) from exc
+    logger.info("Added columns %s to the typed table %s", ", ".join(plan.new_columns), table_id)
+    return jobs
 
 
 def _remove_new_table(target: Any, table_id: str, failure: BaseException, *, run_id: str) -> None:
@@ -170,13 +226,24 @@ def recreate(target: Any, plan: CopyPlan, file_id: str, *, run_id: str) -> LoadO
     """
     table_id = plan.spec.target_table_id
     outcome = LoadOutcome(created=True)
-    snapshot_job = run_job(
-        target,
-        lambda rid: target.start_snapshot(table_id, description=f"kbc-sync recreate {rid}"),
-        run_id=f"{run_id}-snapshot",
-        operation="tableSnapshotCreate",
-        what=f"snapshot of {table_id} before recreate",
-    )
+    try:
+        snapshot_job = run_job(
+            target,
+            lambda rid: target.start_snapshot(
+                table_id, description=f"kbc-sync recreate {rid}", run_id=rid
+            ),
+            run_id=f"{run_id}-snapshot",
+            operation="tableSnapshotCreate",
+            what=f"snapshot of {table_id} before recreate",
+        )
+    except KbcSyncError as exc:
+        # Without a snapshot there is no way back, so the table is not dropped.
+        raise CopyError(
+            f"Recreating {table_id} stopped before any change: the snapshot that keeps its data "
+            "during the recreate failed, so the table was not dropped and is unchanged. Fix the "
+            f"cause and run again. Cause: {_cause(exc)}",
+            table=table_id,
+        ) from exc
     outcome.jobs.append(snapshot_job)
     snapshot_id = _snapshot_id(snapshot_job)
 
@@ -229,7 +296,7 @@ def _restore(
         run_job(
             target,
             lambda rid: target.start_create_table_from_snapshot(
-                spec.target_bucket_id, spec.destination, snapshot_id
+                spec.target_bucket_id, spec.destination, snapshot_id, run_id=rid
             ),
             run_id=f"{run_id}-restore",
             operation="tableCreate",
@@ -238,9 +305,11 @@ def _restore(
     except KbcSyncError as restore_error:
         return CopyError(
             f"Recreating {table_id} failed and restoring its previous data failed too; the old "
-            f"data is kept in snapshot {snapshot_id}. Create the table from that snapshot in the "
-            f"Keboola UI (table detail > Snapshots) before running again. Cause: {_cause(failure)} "
-            f"Restore error: {restore_error}",
+            f"data is kept in snapshot {snapshot_id}. To get it back, drop {table_id} if it "
+            f"exists, then create it from the snapshot: POST {target.url}/v2/storage/buckets/"
+            f'{spec.target_bucket_id}/tables-async with {{"name": "{spec.destination}", '
+            f'"snapshotId": "{snapshot_id}"}}, then run the copy again. Cause: '
+            f"{_cause(failure)} Restore error: {restore_error}",
             table=table_id,
         )
 

@@ -2,7 +2,9 @@
 
 The checks here run before anything is exported or written, so a copy that cannot succeed stops
 with the target untouched. The rules follow Storage's import semantics: a load must carry every
-column of the target table and may bring new ones (Storage adds them). The primary keys must be
+column of the target table and may bring new ones. Storage adds those to a non-typed table
+itself; a typed table takes a column only with a type, so the load adds them first with the
+source's definition, and a source without types cannot bring any. The primary keys must be
 the same, in the same order, as Keboola's Storage writer requires; it checks them in `replace`
 mode too, since a full load under another key would silently merge rows the source keeps apart.
 """
@@ -33,7 +35,7 @@ class CopyPlan:
         problems: why the copy cannot run as configured, each with its fix; empty when it can.
         key_match: whether the target's primary key equals the source's; None without a target.
         columns_missing_in_source: target columns the source lacks (a load would fail).
-        new_columns: source columns the target lacks (a load adds them).
+        new_columns: source columns the target lacks (the load adds them).
         source_table: the source table's detail as Storage sent it.
         target_table: the target table's detail, or None when it does not exist.
     """
@@ -60,7 +62,16 @@ class CopyPlan:
     @property
     def typed(self) -> bool:
         """Whether the source table has native data types."""
-        return bool(self.source_table.get("isTyped") and self.source_table.get("definition"))
+        return _is_typed(self.source_table)
+
+    @property
+    def target_typed(self) -> bool:
+        """Whether the target table exists and has native data types."""
+        return self.target_table is not None and _is_typed(self.target_table)
+
+
+def _is_typed(table: dict[str, Any]) -> bool:
+    return bool(table.get("isTyped") and table.get("definition"))
 
 
 def plan_copy(spec: CopySpec, *, source: Any, target: Any) -> CopyPlan:
@@ -120,6 +131,8 @@ def _plan_load(
             "them. Fix: set `mode: recreate` for this table (the target takes the source's "
             "columns), or delete those columns from the target table in the Keboola UI."
         )
+    if new and _is_typed(target_table):
+        problems.extend(_typed_target_problems(spec, source_table, target_table, new))
     return CopyPlan(
         spec,
         "load",
@@ -130,6 +143,39 @@ def _plan_load(
         source_table=source_table,
         target_table=target_table,
     )
+
+
+def _typed_target_problems(
+    spec: CopySpec, source_table: dict[str, Any], target_table: dict[str, Any], new: list[str]
+) -> list[str]:
+    """Why the source's new columns cannot be added to the typed target table, if they cannot."""
+    names = ", ".join(new)
+    if not _is_typed(source_table):
+        # A typed column needs a type and a non-typed source has none to give. A guessed one
+        # (say VARCHAR) would be fixed for good, since types cannot change after creation, so
+        # the copy stops and the user chooses.
+        return [
+            f"The target table {spec.target_table_id} is typed but the source table "
+            f"{spec.source_table_id} is not, and the source has columns the target lacks: "
+            f"{names}. Storage adds a column to a typed table only with a data type, and "
+            "kbc_sync does not guess one. Fix: add these columns to the target table in the "
+            "Keboola UI with the types you want, or set `mode: recreate` for this table (the "
+            "target is created again, non-typed like the source)."
+        ]
+
+    definitions = {
+        column.get("name"): column.get("definition") or {}
+        for column in source_table["definition"].get("columns") or []
+    }
+    required = [name for name in new if definitions.get(name, {}).get("nullable") is False]
+    if required and int(target_table.get("rowsCount") or 0) > 0:
+        return [
+            f"The source table {spec.source_table_id} has new NOT NULL columns "
+            f"{', '.join(required)}; added to the typed target table {spec.target_table_id}, "
+            "they would leave its existing rows without a value, which Storage refuses. Fix: set "
+            "`mode: recreate` for this table, or make these columns nullable in the source."
+        ]
+    return []
 
 
 def check_plan(plan: CopyPlan) -> None:

@@ -252,13 +252,17 @@ class StorageClient:
             what=_t(table_id),
         )
 
-    def start_snapshot(self, table_id: str, description: str = "") -> Job:
+    def start_snapshot(
+        self, table_id: str, description: str = "", *, run_id: str | None = None
+    ) -> Job:
         """Start a snapshot of a table (data, columns, primary key)."""
         body = {"description": description} if description else {}
-        return self._call("POST", f"tables/{_q(table_id)}/snapshots", json=body, what=_t(table_id))
+        return self._call(
+            "POST", f"tables/{_q(table_id)}/snapshots", json=body, run_id=run_id, what=_t(table_id)
+        )
 
     def start_create_table_from_snapshot(
-        self, bucket_id: str, name: str, snapshot_id: str | int
+        self, bucket_id: str, name: str, snapshot_id: str | int, *, run_id: str | None = None
     ) -> Job:
         """Start `tables-async` that creates a table from a snapshot."""
         body = {"name": name, "snapshotId": str(snapshot_id)}
@@ -266,7 +270,31 @@ class StorageClient:
             "POST",
             f"buckets/{_q(bucket_id)}/tables-async",
             json=body,
+            run_id=run_id,
             what=_t(f"{bucket_id}.{name}"),
+        )
+
+    def start_add_column(
+        self,
+        table_id: str,
+        name: str,
+        *,
+        definition: dict[str, Any] | None = None,
+        basetype: str | None = None,
+        run_id: str | None = None,
+    ) -> Job:
+        """Start adding a column to a table (`tableColumnAdd`).
+
+        A typed table takes a column only with a `definition` or a `basetype`; a non-typed
+        table takes a bare name.
+        """
+        body: dict[str, Any] = {"name": name}
+        if definition:
+            body["definition"] = definition
+        if basetype:
+            body["basetype"] = basetype
+        return self._call(
+            "POST", f"tables/{_q(table_id)}/columns", json=body, run_id=run_id, what=_t(table_id)
         )
 
     def delete_snapshot(self, snapshot_id: str | int) -> Job | None:

@@ -1,4 +1,7 @@
-"""Every mode against every state of the target: missing, existing, keys, columns, types."""
+"""Every mode against every state of the target: missing, existing, keys, columns.
+
+Typed tables have their own module, test_copy_typed.py.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +18,6 @@ from kbc_sync_tests.engine.conftest import (
 
 COLUMNS = ["id", "name"]
 ROWS = [["1", "ann"], ["2", "bob"], ["3", "cyd"]]
-TYPED = [
-    {"name": "id", "definition": {"type": "INTEGER", "nullable": False}, "basetype": "INTEGER"},
-    {"name": "name", "definition": {"type": "VARCHAR"}, "basetype": "STRING"},
-]
 
 
 def _copy(projects: Projects, source_id: str, mode: str, destination: str = "t") -> object:
@@ -162,26 +161,6 @@ def test_copy_table_recreate_deletes_its_snapshot_after_success(projects: Projec
         "GET", f"tables/{TARGET_BUCKET}.t/snapshots", what="snapshots"
     )
     assert snapshots == []
-
-
-@pytest.mark.parametrize("mode", ["update", "replace", "recreate"])
-def test_copy_table_typed_source_gives_a_typed_target(projects: Projects, mode: str) -> None:
-    source_id = projects.seed("t", COLUMNS, ROWS, primary_key=["id"], definition=TYPED)
-    if mode == "recreate":
-        projects.seed("t", ["other"], [["x"]], project="target")
-
-    _copy(projects, source_id, mode)
-
-    table = projects.target_admin.get_table(f"{TARGET_BUCKET}.t")
-    assert table["isTyped"] is True
-    types = {c["name"]: c["definition"]["type"] for c in table["definition"]["columns"]}
-    source_types = {
-        c["name"]: c["definition"]["type"]
-        for c in projects.source.get_table(source_id)["definition"]["columns"]
-    }
-    assert types == source_types
-    assert table["primaryKey"] == ["id"]
-    assert table_rows(projects.target_admin, table["id"]) == sorted(map(tuple, ROWS))
 
 
 def test_plan_copy_reports_action_per_target_state(projects: Projects) -> None:

@@ -106,6 +106,24 @@ def test_copy_table_window_in_replace_mode_replaces_with_window_rows_and_says_so
     assert "leaves the target holding only this window's rows" in caplog.text
 
 
+def test_copy_table_window_in_recreate_mode_gives_source_structure_and_window_rows(
+    projects: Projects, caplog: pytest.LogCaptureFixture
+) -> None:
+    source_id = _history(projects)
+    projects.seed("t", ["id", "old"], [["9", "zed"]], primary_key=["old"], project="target")
+    caplog.set_level(logging.INFO, logger="kbc_sync.engine")
+
+    result = _copy(
+        projects, source_id, "recreate", Window(T0 + timedelta(minutes=30), T0 + timedelta(hours=2))
+    )
+
+    table = projects.target_admin.get_table(f"{TARGET_BUCKET}.t")
+    assert (table["columns"], table["primaryKey"]) == (COLUMNS, ["id"])
+    assert table_rows(projects.target_admin, table["id"]) == [("2", "bob-2"), ("3", "cyd")]
+    assert (result.action, result.created, result.rows) == ("recreate", True, 2)
+    assert "mode recreate leaves the target holding only this window's rows" in caplog.text
+
+
 def test_copy_table_without_window_copies_every_row(projects: Projects) -> None:
     source_id = _history(projects)
 
