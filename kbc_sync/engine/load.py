@@ -8,8 +8,8 @@ from `tables-definition`: with the source's definition for a typed source, with 
 names otherwise. If that first load fails, the new table is dropped again, so a failed copy
 leaves the target bucket as it was.
 
-Storage adds a load's new columns to a non-typed table by itself, but refuses them in a typed
-table, where a column needs a type: those are added first, each with the source's definition.
+New source columns of a typed target are added first (`kbc_sync.engine.columns`) and removed
+again if the load fails.
 """
 
 from __future__ import annotations
@@ -21,6 +21,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from kbc_sync.engine.columns import (
+    add_typed_columns,
+    cause,
+    column_definition,
+    remove_added_columns,
+)
 from kbc_sync.engine.jobs import run_job
 from kbc_sync.engine.plan import CopyPlan
 from kbc_sync.errors import ApiError, CopyError, KbcSyncError
@@ -78,59 +84,12 @@ def load_file(
         if outcome.created:
             _remove_new_table(target, plan.spec.target_table_id, exc, run_id=run_id)
         elif plan.new_columns and plan.target_typed:
-            logger.warning(
-                "Loading %s failed after its new columns %s were added; they stay, empty, and "
-                "the next copy fills them",
-                plan.spec.target_table_id,
-                ", ".join(plan.new_columns),
+            remove_added_columns(
+                target, plan.spec.target_table_id, plan.new_columns, exc, run_id=run_id
             )
         raise
     outcome.jobs.append(outcome.import_job)
     return outcome
-
-
-def add_typed_columns(target: Any, plan: CopyPlan, *, run_id: str) -> list[dict[str, Any]]:
-    """Add the source's new columns to the typed target table, each with the source's type.
-
-    The plan has already refused a non-typed source here (it has no type to give) and a NOT
-    NULL column for a target with rows (its rows would have no value).
-
-    Raises:
-        CopyError: Storage refused a column; nothing was loaded.
-    """
-    table_id = plan.spec.target_table_id
-    definitions = {column["name"]: column for column in plan.source_table["definition"]["columns"]}
-    jobs: list[dict[str, Any]] = []
-    for index, name in enumerate(plan.new_columns):
-        column = _column_definition(definitions[name])
-        try:
-            jobs.append(
-                run_job(
-                    target,
-                    lambda rid, column=column: target.start_add_column(
-                        table_id,
-                        column["name"],
-                        definition=column.get("definition"),
-                        basetype=column.get("basetype"),
-                        run_id=rid,
-                    ),
-                    run_id=f"{run_id}-{index}",
-                    operation="tableColumnAdd",
-                    what=f"add column {name} to {table_id}",
-                )
-            )
-        except KbcSyncError as exc:
-            added = plan.new_columns[:index]
-            raise CopyError(
-                f"Adding the new source column {name} to the typed table {table_id} failed, so "
-                "nothing was loaded"
-                + (f" (columns added before it stay, empty: {', '.join(added)})" if added else "")
-                + ". Fix the cause and run again, or set `mode: recreate` to create the target "
-                f"again with the source's columns. Cause: {_cause(exc)}",
-                table=table_id,
-            ) from exc
-    logger.info("Added columns %s to the typed table %s", ", ".join(plan.new_columns), table_id)
-    return jobs
 
 
 def _remove_new_table(target: Any, table_id: str, failure: BaseException, *, run_id: str) -> None:
@@ -139,7 +98,7 @@ def _remove_new_table(target: Any, table_id: str, failure: BaseException, *, run
         _drop(target, table_id, run_id=f"{run_id}-undo-create")
     except KbcSyncError as exc:
         raise CopyError(
-            f"Loading the new table {table_id} failed ({_cause(failure)}), and dropping the "
+            f"Loading the new table {table_id} failed ({cause(failure)}), and dropping the "
             f"empty table again failed too ({exc}). Drop {table_id} in the Keboola UI or leave "
             "it for the next copy, which loads it.",
             table=table_id,
@@ -157,7 +116,7 @@ def create_table(target: Any, plan: CopyPlan, *, run_id: str) -> dict[str, Any]:
     """
     spec = plan.spec
     if plan.typed:
-        columns = [_column_definition(c) for c in plan.source_table["definition"]["columns"]]
+        columns = [column_definition(c) for c in plan.source_table["definition"]["columns"]]
     else:
         columns = [{"name": name} for name in plan.columns]
     try:
@@ -241,7 +200,7 @@ def recreate(target: Any, plan: CopyPlan, file_id: str, *, run_id: str) -> LoadO
         raise CopyError(
             f"Recreating {table_id} stopped before any change: the snapshot that keeps its data "
             "during the recreate failed, so the table was not dropped and is unchanged. Fix the "
-            f"cause and run again. Cause: {_cause(exc)}",
+            f"cause and run again. Cause: {cause(exc)}",
             table=table_id,
         ) from exc
     outcome.jobs.append(snapshot_job)
@@ -285,7 +244,7 @@ def _restore(
         _delete_snapshot(target, snapshot_id)
         return CopyError(
             f"Recreating {table_id} failed before the old table was dropped; it is unchanged. "
-            f"Cause: {_cause(failure)}",
+            f"Cause: {cause(failure)}",
             table=table_id,
         )
 
@@ -309,7 +268,7 @@ def _restore(
             f"exists, then create it from the snapshot: POST {target.url}/v2/storage/buckets/"
             f'{spec.target_bucket_id}/tables-async with {{"name": "{spec.destination}", '
             f'"snapshotId": "{snapshot_id}"}}, then run the copy again. Cause: '
-            f"{_cause(failure)} Restore error: {restore_error}",
+            f"{cause(failure)} Restore error: {restore_error}",
             table=table_id,
         )
 
@@ -317,14 +276,10 @@ def _restore(
     return CopyError(
         f"Recreating {table_id} failed, so the previous table was restored from a snapshot "
         f"taken before the drop; the target holds its old data. Fix the cause and run again. "
-        f"Cause: {_cause(failure)}",
+        f"Cause: {cause(failure)}",
         table=table_id,
         restored=True,
     )
-
-
-def _cause(failure: BaseException) -> str:
-    return str(failure) or type(failure).__name__
 
 
 def _drop(target: Any, table_id: str, *, run_id: str) -> dict[str, Any]:
@@ -355,16 +310,6 @@ def _snapshot_id(job: dict[str, Any]) -> str:
         "table was not touched. Run again; if it repeats, use mode replace meanwhile.",
         table=str(job.get("tableId") or ""),
     )
-
-
-def _column_definition(column: dict[str, Any]) -> dict[str, Any]:
-    # Only the fields `tables-definition` accepts; the detail adds `canBeFiltered` and others.
-    wanted = {"name": column["name"]}
-    if column.get("definition"):
-        wanted["definition"] = column["definition"]
-    elif column.get("basetype"):
-        wanted["basetype"] = column["basetype"]
-    return wanted
 
 
 def _upload_header(target: Any, plan: CopyPlan) -> str:

@@ -297,6 +297,15 @@ class StorageClient:
             "POST", f"tables/{_q(table_id)}/columns", json=body, run_id=run_id, what=_t(table_id)
         )
 
+    def start_delete_column(self, table_id: str, name: str, *, run_id: str | None = None) -> Job:
+        """Start removing a column from a table (`tableColumnDelete`)."""
+        return self._call(
+            "DELETE",
+            f"tables/{_q(table_id)}/columns/{_q(name)}",
+            run_id=run_id,
+            what=_t(table_id),
+        )
+
     def delete_snapshot(self, snapshot_id: str | int) -> Job | None:
         """Delete a snapshot; return its job when Keboola runs the delete asynchronously."""
         return self._call(

@@ -19,7 +19,8 @@ What is retried:
 Calls safe to send twice are GET/HEAD/OPTIONS/PUT, the DELETE of a file or snapshot, and the
 two POSTs whose repetition only costs a spare resource (`files/prepare`, `export-async`). The
 POSTs that change tables (`tables-async`, `tables-definition`, `import-async`, snapshot
-creation) and the DELETE of a table are not: a second import could load the same data twice.
+creation, adding a column) and the DELETE of a table or a column are not: a second import could
+load the same data twice.
 For those, the caller looks the job up by its run id (`find_job_by_run_id`, done by
 `kbc_sync.engine.jobs.run_job`) before deciding to send the request again.
 

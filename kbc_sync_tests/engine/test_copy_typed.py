@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from kbc_sync.engine import CopySpec, copy_table, plan_copy
-from kbc_sync.errors import CopyError
+from kbc_sync.errors import CopyError, JobFailedError
 from kbc_sync_tests.engine.conftest import TARGET_BUCKET, Projects, table_rows, target_jobs
 
 COLUMNS = ["id", "name"]
@@ -191,3 +191,33 @@ def test_plan_copy_refuses_a_new_not_null_column_for_a_typed_target_with_rows(
     assert len(plan.problems) == 1
     assert "new NOT NULL columns city" in plan.problems[0]
     assert "mode: recreate" in plan.problems[0]
+
+
+def test_copy_table_failed_load_removes_the_columns_it_added(projects: Projects) -> None:
+    source_id = _seed_city(projects, [["1", "ann", "2024-01-02"]], [["1", "old"]])
+    before = projects.target_admin.get_table(TABLE_ID)
+    projects.stack.add_fault({"method": "POST", "path": "/import-async$", "job_error": True})
+
+    with pytest.raises(JobFailedError, match="tableImport"):
+        _copy(projects, source_id, "update")
+
+    # The target is as it was: its columns, its types and its rows.
+    table = projects.target_admin.get_table(TABLE_ID)
+    assert table["columns"] == COLUMNS
+    assert _types(table) == _types(before)
+    assert table_rows(projects.target_admin, TABLE_ID) == [("1", "old")]
+    assert _operations(projects)[-3:] == ["tableColumnAdd", "tableImport", "tableColumnDelete"]
+
+
+def test_copy_table_failed_load_and_failed_column_removal_names_the_columns_left(
+    projects: Projects,
+) -> None:
+    source_id = _seed_city(projects, [["1", "ann", "2024-01-02"]], [["1", "old"]])
+    projects.stack.add_fault({"method": "POST", "path": "/import-async$", "job_error": True})
+    projects.stack.add_fault({"method": "DELETE", "path": "/columns/city$", "job_error": True})
+
+    with pytest.raises(CopyError, match=r"columns city are still in the table, empty") as info:
+        _copy(projects, source_id, "update")
+
+    assert isinstance(info.value.__cause__, JobFailedError)
+    assert table_rows(projects.target_admin, TABLE_ID) == [("1", "old", "")]
