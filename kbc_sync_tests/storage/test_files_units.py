@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import threading
 
 import pytest
 
@@ -168,6 +169,12 @@ def test_gcs_read_denied_becomes_masked_transfer_error(monkeypatch: pytest.Monke
 
     assert "ya29" not in str(info.value)
     assert info.value.__cause__ is not None
+    # Only the read went out: no bucket metadata request (the SDK's tracing labels), which
+    # the file's token may not make and which a background thread would retry for minutes.
+    assert [request.path.split("?")[0] for request in stub.seen] == [
+        "/download/storage/v1/b/b/o/k%2Fx0"
+    ]
+    assert not [t for t in threading.enumerate() if "fetch_background" in t.name]
 
 
 def test_guarded_stream_read_error_converted() -> None:

@@ -55,6 +55,9 @@ class GcsFileStore(FileStore):
         self.chunk_size = max(_CHUNK_UNIT, chunk_size // _CHUNK_UNIT * _CHUNK_UNIT)
         with self._guard("open a GCS client"):
             self.client = storage.Client(project=self.project, credentials=Credentials(token))
+        # The client would fetch each bucket's metadata in a background thread, only to label
+        # its traces: a request the file's narrow token may not make, retried for minutes.
+        self.client._bucket_metadata_cache = None
 
     def _stored_at(self, file_detail: dict[str, Any]) -> tuple[str, str]:
         path = file_detail.get("gcsPath") or {}
