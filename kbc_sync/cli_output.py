@@ -92,7 +92,7 @@ def result_row(spec: CopySpec, window: str, result: CopyResult | None) -> dict[s
     return {
         **head,
         "action": result.action,
-        # None: an incremental load into an existing table, where Storage reports no count.
+        # None: an upsert whose slices were not gzip, so their records could not be counted.
         "rows": "?" if result.rows is None else result.rows,
         "MB": round(result.bytes / 1_000_000, 1),
         "slices": result.slices,

@@ -99,7 +99,12 @@ def copy_table(
     clock.lap("export")
     try:
         stats = transfer_export(
-            source_file, prepared, concurrency=concurrency, chunk_size=chunk_size, progress=progress
+            source_file,
+            prepared,
+            concurrency=concurrency,
+            chunk_size=chunk_size,
+            progress=progress,
+            count_rows=_upserts(plan),
         )
     except TransferError as exc:
         # The store's message names a slice; the reader needs the table it belongs to.
@@ -176,21 +181,27 @@ def _load(
 def _rows(
     target: Any, plan: CopyPlan, stats: TransferStats, outcome: LoadOutcome | None
 ) -> int | None:
-    """Rows copied, as far as Storage tells without decompressing the slices.
+    """Rows copied: the rows of the export, which the load wrote.
 
     After a full load the table holds exactly the loaded rows. An incremental load without a
     primary key appends, so the growth of the table is the loaded rows. With a key, updated
-    rows do not change the count, and Storage's import results carry no row count: unknown.
+    rows do not change the count and Storage's import results carry none, so the transfer
+    counted the exported records (`_upserts`); None only if a slice could not be counted.
     """
     if outcome is None or not stats.has_rows:
         return 0
     incremental = plan.spec.mode == "update" and not outcome.created
     if incremental and plan.primary_key:
-        return None
+        return stats.rows
     after = int(target.get_table(plan.spec.target_table_id).get("rowsCount") or 0)
     if incremental:
         return after - int((plan.target_table or {}).get("rowsCount") or 0)
     return after
+
+
+def _upserts(plan: CopyPlan) -> bool:
+    """True for an upsert into an existing table, whose row count Storage cannot tell."""
+    return plan.spec.mode == "update" and plan.action == "load" and bool(plan.primary_key)
 
 
 def _forget_file(target: Any, file_id: str) -> None:

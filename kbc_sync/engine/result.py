@@ -17,12 +17,12 @@ class CopyResult:
         mode: the configured mode.
         action: `create`, `load`, `recreate`, or `skip` when an empty window wrote nothing.
         window: the time window of changed rows, or None for the whole table.
-        rows: rows exported and loaded. Exports are gzipped and are not decompressed on the
-            way, so the figure comes from the target table's `rowsCount`: after a full load (or
-            a new table) the table holds exactly the loaded rows; an incremental load without a
-            primary key appends, so the growth is the loaded rows; 0 for an empty export. For an
-            incremental load with a primary key into an existing table it is None: updated rows
-            leave the count as it was and Storage's import results carry no row count.
+        rows: rows exported and loaded. After a full load (or into a new table) it is the
+            table's `rowsCount`; an incremental load without a primary key appends, so it is
+            the growth of the table; 0 for an empty export. For an incremental load with a
+            primary key into an existing table (updated rows leave `rowsCount` as it was), the
+            transfer counts the exported records on the way. None only when a slice was not
+            gzip and so could not be counted.
         bytes: compressed bytes moved between the file storages.
         slices: slices moved.
         source_job_id: the export job in the source project.

@@ -1,7 +1,8 @@
 """Move an exported sliced file from the source file storage to a sliced upload in the target.
 
 Slices travel as they are: gzipped bytes are read from one store and written to the other in
-pieces, several slices at a time, never decompressed, merged or written to local disk. A slice
+pieces, several slices at a time, never merged or written to local disk, and passed on as they
+came: when an upsert's records must be counted, each piece is inflated for the count only. A slice
 whose length the source storage reports (S3, Azure) streams into the target piece by piece, so
 memory does not grow with the table, the slice or the part size; where a store must buffer, it
 holds a part (`chunk_size`) per slice in flight.
@@ -9,15 +10,16 @@ holds a part (`chunk_size`) per slice in flight.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
+from kbc_sync.engine.slicereader import SliceReader
 from kbc_sync.errors import KbcSyncError, TransferError
 from kbc_sync.storage.files import open_file_store
 
@@ -31,10 +33,6 @@ SLICE_ATTEMPTS = 3
 # A streamed part cannot be resent alone, so a failed slice goes again from its start after
 # this many seconds times the attempt: a store that throttles gets a moment to recover.
 SLICE_RETRY_DELAY_S = 0.5
-# Reads from the source go in pieces this large (see `_SliceReader.read`).
-PIECE_SIZE = 1024 * 1024
-# Bytes fed to the emptiness probe at a time, so it never holds a copy of a whole piece.
-PROBE_WINDOW = 64 * 1024
 PROGRESS_INTERVAL_S = 5.0
 
 
@@ -82,6 +80,7 @@ class TransferStats:
         slices: number of slices.
         has_rows: False when every slice decompresses to nothing (an empty export).
         seconds: wall time from reading the source manifest to writing the target manifest.
+        rows: the records moved, when the transfer was asked to count them.
     """
 
     file_id: str
@@ -89,6 +88,7 @@ class TransferStats:
     slices: int
     has_rows: bool
     seconds: float
+    rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,7 @@ def transfer_export(
     concurrency: int = 4,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[TransferProgress], None] | None = None,
+    count_rows: bool = False,
 ) -> TransferStats:
     """Copy every slice of an exported file into the prepared sliced file of the target.
 
@@ -135,9 +136,11 @@ def transfer_export(
         chunk_size: bytes per read from the source.
         progress: called with a `TransferProgress` at most every few seconds and at the end,
             from the transfer's worker threads.
+        count_rows: also count the exported records on the way (`SliceReader`), which costs
+            inflating the data; for loads whose row count Storage does not report.
 
     Returns:
-        The moved file's id, size and slice count.
+        The moved file's id, size, slice count, and record count when asked for.
 
     Raises:
         TransferError: a slice could not be read or written after retries.
@@ -150,16 +153,19 @@ def transfer_export(
     urls = source_store.slice_urls(source_file)
     meter.slices_total = len(urls)
     names = [f"part{index:05d}.csv.gz" for index in range(len(urls))]
-    has_rows = _run_slices(source_store, upload, urls, names, meter, concurrency)
+    found = _run_slices(source_store, upload, urls, names, meter, concurrency, count_rows)
 
     upload.store.write_manifest(upload.prepared, names)
     meter.report(force=True)
+    counts = [rows for _, rows in found if rows is not None]
+    counted = count_rows and len(counts) == len(found)
     return TransferStats(
         file_id=upload.file_id,
         bytes=meter.bytes_done,
         slices=len(urls),
-        has_rows=has_rows,
+        has_rows=any(has_rows for has_rows, _ in found),
         seconds=meter.elapsed(),
+        rows=sum(counts) if counted else None,
     )
 
 
@@ -170,14 +176,20 @@ def _run_slices(
     names: list[str],
     meter: _Meter,
     concurrency: int,
-) -> bool:
-    """Copy the slices on a thread pool; stop all of them at the first failure."""
+    count_rows: bool,
+) -> list[tuple[bool, int | None]]:
+    """Copy the slices on a thread pool; stop all of them at the first failure.
+
+    Returns:
+        Per slice: whether it holds a row, and its record count when counted.
+    """
     if not urls:
-        return False
+        return []
     stop = threading.Event()
+    copy = functools.partial(_copy_slice, meter=meter, stop=stop, count_rows=count_rows)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="kbc-slice") as pool:
-        futures: list[Future[bool]] = [
-            pool.submit(_copy_slice, source_store, upload, url, slice_name, meter, stop)
+        futures: list[Future[tuple[bool, int | None]]] = [
+            pool.submit(copy, source_store, upload, url, slice_name)
             for url, slice_name in zip(urls, names, strict=True)
         ]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -187,7 +199,7 @@ def _run_slices(
             for future in futures:
                 future.cancel()
             raise failed[0].exception()  # type: ignore[misc]
-    return any(future.result() for future in futures)
+    return [future.result() for future in futures]
 
 
 def _copy_slice(
@@ -195,16 +207,19 @@ def _copy_slice(
     upload: Upload,
     url: str,
     name: str,
+    *,
     meter: _Meter,
     stop: threading.Event,
-) -> bool:
+    count_rows: bool,
+) -> tuple[bool, int | None]:
     """Stream one slice across, retrying a broken transfer from its start."""
     for attempt in range(1, SLICE_ATTEMPTS + 1):
         if stop.is_set():
             raise TransferError("Transfer stopped because another slice failed.")
-        reader: _SliceReader | None = None
+        reader: SliceReader | None = None
         try:
-            reader = _SliceReader(source_store.open_slice(url), meter, stop)
+            opened = source_store.open_slice(url)
+            reader = SliceReader(opened, meter.add, stop, count_rows=count_rows)
             upload.store.upload_slice(upload.prepared, name, reader)
         except KbcSyncError as exc:
             if reader is not None:
@@ -227,83 +242,8 @@ def _copy_slice(
             if reader is not None:
                 reader.close()
         meter.slice_done()
-        return reader.has_rows
+        return reader.has_rows, reader.rows
     raise AssertionError("unreachable")
-
-
-class _SliceReader:
-    """A read-only stream over a source slice that counts bytes and sees if it holds a row.
-
-    Whether a gzipped slice is empty cannot be told from its size, so the first bytes are fed to
-    a decompressor asking for one byte of output. That costs a few hundred bytes of inflate per
-    slice, not a decompression of the data.
-    """
-
-    def __init__(self, stream: BinaryIO, meter: _Meter, stop: threading.Event) -> None:
-        self._stream = stream
-        self._meter = meter
-        self._stop = stop
-        self._probe: Any = zlib.decompressobj(wbits=47)
-        # The slice's length, when its storage told it: what lets a store stream the upload.
-        self.size: int | None = getattr(stream, "size", None)
-        self.count = 0
-        self.has_rows = False
-
-    def read(self, size: int | None = -1) -> bytes:
-        """Return `size` bytes (all that is left when negative); fewer only at the end.
-
-        The SDK takes a short read for the end of the stream, so pieces are read until the
-        request is filled. Reading in pieces of `PIECE_SIZE` keeps the large buffers down to the
-        one this returns: a buffer per piece is small enough for the allocator to give back.
-        """
-        remaining = -1 if size is None or size < 0 else size
-        pieces = []
-        while remaining != 0:
-            if self._stop.is_set():
-                raise TransferError("Transfer stopped because another slice failed.")
-            piece = self._stream.read(PIECE_SIZE if remaining < 0 else min(remaining, PIECE_SIZE))
-            if not piece:
-                break
-            self._take(piece)
-            pieces.append(piece)
-            remaining = remaining - len(piece) if remaining > 0 else remaining
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-
-    def _take(self, piece: bytes) -> None:
-        self.count += len(piece)
-        self._meter.add(len(piece))
-        if self._probe is not None:
-            self._look_for_rows(piece)
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        close = getattr(self._stream, "close", None)
-        if close is not None:
-            close()
-
-    def _look_for_rows(self, piece: bytes) -> None:
-        try:
-            data = piece[:PROBE_WINDOW]
-            rest = piece[PROBE_WINDOW:]
-            while data:
-                if self._probe.decompress(data, 1):
-                    self.has_rows = True
-                    self._probe = None
-                    return
-                if self._probe.eof:
-                    # A gzip file may hold several members; an empty one can precede data.
-                    data = self._probe.unused_data
-                    self._probe = zlib.decompressobj(wbits=47)
-                else:
-                    data = self._probe.unconsumed_tail
-                if not data and rest:
-                    data, rest = rest[:PROBE_WINDOW], rest[PROBE_WINDOW:]
-        except zlib.error:
-            # Not gzip after all: assume it holds rows rather than skip a load.
-            self.has_rows = True
-            self._probe = None
 
 
 class _Meter:
