@@ -20,9 +20,8 @@ Calls safe to send twice are GET/HEAD/OPTIONS/PUT, the DELETE of a file or snaps
 two POSTs whose repetition only costs a spare resource (`files/prepare`, `export-async`). The
 POSTs that change tables (`tables-async`, `tables-definition`, `import-async`, snapshot
 creation, adding a column) and the DELETE of a table or a column are not: a second import could
-load the same data twice.
-For those, the caller looks the job up by its run id (`find_job_by_run_id`, done by
-`kbc_sync.engine.jobs.run_job`) before deciding to send the request again.
+load the same data twice. For those, the caller looks the job up by its run id
+(`find_job_by_run_id`, done by `kbc_sync.engine.jobs.run_job`) before sending the request again.
 
 Other 4xx are never retried: the request itself has to change first. A response whose body
 breaks off after its headers arrived is outside urllib3's loop; `transport.Transport` resends
