@@ -22,6 +22,8 @@ _OPERATIONS = (
     ("POST", re.compile(r"/tables-async$"), "tableCreate"),
     ("POST", re.compile(r"/tables-definition$"), "tableDefinitionCreate"),
     ("POST", re.compile(r"/snapshots$"), "tableSnapshotCreate"),
+    ("POST", re.compile(r"/columns$"), "tableColumnAdd"),
+    ("DELETE", re.compile(r"/columns/[^/]+$"), "tableColumnDelete"),
     ("DELETE", re.compile(r"/tables/[^/]+$"), "tableDrop"),
 )
 EXCERPT_CHARS = 80

@@ -20,6 +20,10 @@ from kbc_sync.storage.files import open_file_store
 SLICE_ROWS = 50
 SOURCE_BUCKET = "in.c-src"
 TARGET_BUCKET = "in.c-copy"
+# A table for proving "loaded exactly once": several slices and no primary key, so a second
+# load would double the rows.
+ONCE_COLUMNS = ["id", "name"]
+ONCE_ROWS = [[str(i), f"n{i}"] for i in range(SLICE_ROWS * 3)]
 
 _names = itertools.count(1)
 # Values of a few hundred kB must survive the round trip; the csv module refuses them by default.

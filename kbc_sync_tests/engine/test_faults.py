@@ -11,16 +11,17 @@ import pytest
 from kbc_sync.engine import CopySpec, copy_table
 from kbc_sync.errors import ApiError, JobFailedError, TransferError
 from kbc_sync_tests.engine.conftest import (
-    SLICE_ROWS,
+    ONCE_COLUMNS,
+    ONCE_ROWS,
     TARGET_BUCKET,
     Projects,
     table_rows,
     target_jobs,
 )
 
-COLUMNS = ["id", "name"]
-# More than one slice, so slice faults hit one slice among several.
-ROWS = [[str(i), f"n{i}"] for i in range(SLICE_ROWS * 3)]
+# More than one slice, so slice faults hit one slice among several; no key, so a second load
+# would show.
+COLUMNS, ROWS = ONCE_COLUMNS, ONCE_ROWS
 
 
 def _copy(projects: Projects, mode: str = "update", destination: str = "t") -> object:

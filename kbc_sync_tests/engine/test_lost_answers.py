@@ -13,16 +13,15 @@ import pytest
 
 from kbc_sync.engine import CopySpec, copy_table
 from kbc_sync_tests.engine.conftest import (
-    SLICE_ROWS,
+    ONCE_COLUMNS,
+    ONCE_ROWS,
     TARGET_BUCKET,
     Projects,
     table_rows,
     target_jobs,
 )
 
-COLUMNS = ["id", "name"]
-# Several slices; no primary key, so a second load would double the rows.
-ROWS = [[str(i), f"n{i}"] for i in range(SLICE_ROWS * 3)]
+COLUMNS, ROWS = ONCE_COLUMNS, ONCE_ROWS
 TABLE = f"{TARGET_BUCKET}.t"
 
 

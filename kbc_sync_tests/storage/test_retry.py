@@ -175,6 +175,23 @@ def test_call_import_with_dropped_connection_not_resent(
     assert len(stub.requests_to("POST", path)) == 1
 
 
+def test_call_column_changes_with_dropped_connection_name_their_operation(
+    stub: StubServer, client: StorageClient
+) -> None:
+    added, removed = "/v2/storage/tables/in.c-a.t/columns", "/v2/storage/tables/in.c-a.t/columns/c"
+    stub.add("POST", added, Reply(drop=True))
+    stub.add("DELETE", removed, Reply(drop=True))
+
+    with pytest.raises(ApiError, match="for a tableColumnAdd job with runId run-3"):
+        client.start_add_column("in.c-a.t", "c", basetype="STRING", run_id="run-3")
+    with pytest.raises(ApiError, match="for a tableColumnDelete job with runId run-4"):
+        client.start_delete_column("in.c-a.t", "c", run_id="run-4")
+
+    # Neither was sent twice: the caller looks the job up by its run id first.
+    assert len(stub.requests_to("POST", added)) == 1
+    assert len(stub.requests_to("DELETE", removed)) == 1
+
+
 def test_call_export_with_dropped_connection_resent(
     stub: StubServer, client: StorageClient
 ) -> None:
